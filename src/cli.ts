@@ -1,0 +1,31 @@
+/**
+ * tsbpf's command line: `npx tsx src/cli.ts <group> …`. Each group lives in src/cli/<group>.ts
+ * and exports `run(argv)`; this file only dispatches, so groups load only what they use.
+ */
+import { main, UsageError } from './cli/common.ts';
+
+const groups: Record<string, { about: string; load: () => Promise<{ run: (argv: string[]) => Promise<number | void> | number | void }> }> = {
+  asm: { about: 'assemble text to raw instruction bytes', load: () => import('./cli/asm.ts') },
+  disasm: { about: 'disassemble raw instruction bytes to text', load: () => import('./cli/disasm.ts') },
+  prog: { about: 'list, show, dump and run loaded programs (like bpftool prog)', load: () => import('./cli/prog.ts') },
+  map: { about: 'list, show, dump and update maps (like bpftool map)', load: () => import('./cli/map.ts') },
+  tc: { about: 'list, attach and detach tc (clsact) BPF filters', load: () => import('./cli/tc.ts') },
+};
+
+const usage = `usage: tsbpf <command> [args] [--help]
+
+commands:
+${Object.entries(groups).map(([k, g]) => `  ${k.padEnd(12)}${g.about}`).join('\n')}
+`;
+
+await main(async (argv) => {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(usage);
+    return cmd ? 0 : 2;
+  }
+  const g = groups[cmd];
+  if (!g) throw new UsageError(`unknown command '${cmd}'\n\n${usage}`);
+  const mod = await g.load();
+  return mod.run(rest);
+});
