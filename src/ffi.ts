@@ -51,6 +51,15 @@ export function errnoValue(name: string): number {
   return v;
 }
 
+/**
+ * The address of a buffer's memory, for pointer fields inside bpf attrs and netlink/socket
+ * structs. The caller must keep the buffer referenced until the syscall that uses the
+ * address returns (V8 does not move an externalised backing store).
+ */
+export function addressOf(buf: Uint8Array | ArrayBuffer): bigint {
+  return koffi.address(buf);
+}
+
 /** bpf(cmd, attr, attr.length): the fd or value the kernel returns, or -errno. */
 export function bpf(cmd: number, attr: Uint8Array): number {
   return check(c.bpf(NR_BPF, cmd, attr, attr.length));
