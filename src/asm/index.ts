@@ -14,3 +14,5 @@ export * from './program.ts';
 export * from './helpers.ts';
 export * from './headers.ts';
 export * from './skb.ts';
+export * from './disasm.ts';
+export { assemble, assembleBytes, parseInstruction, detectDialect, type Dialect, type AssembleOptions, type Assembled } from './assembler.ts';

@@ -55,6 +55,8 @@ export function json(value: unknown): string {
 
 /** Run a command's main; errors become one line on stderr (plus details for known error types). */
 export async function main(run: (argv: string[]) => Promise<number | void> | number | void, argv = process.argv.slice(2)): Promise<void> {
+  // `… | head` closes the pipe early: that is the reader's choice, not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); throw e; });
   try {
     const code = await run(argv);
     process.exitCode = code ?? 0;
