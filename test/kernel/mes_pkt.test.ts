@@ -1,0 +1,183 @@
+/**
+ * mes_pkt against the real kernel: BPF_PROG_TEST_RUN on crafted frames, then end to end on a
+ * private testbed (unique prefix and pin dir; always torn down).
+ */
+import * as assert from 'uvu/assert';
+import { readFileSync, existsSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { kernelSuite, uniqueName, sh } from '../support/kernel.ts';
+import { createMap, loadProgram, type BpfMap } from '../../src/syscall/index.ts';
+import { mesStart, mesEnd, maps } from '../../programs/mes_pkt/probe.ts';
+import { attach, detach, show, reset, NotAttachedError, FILTER_NAMES } from '../../programs/mes_pkt/control.ts';
+import { testbedUp, testbedDown, testbedNames } from '../../programs/mes_pkt/testbed.ts';
+import { send } from '../../programs/mes_pkt.ts';
+
+const ref = (f: string) => new Uint8Array(readFileSync(new URL(`../../../shared/reference/${f}`, import.meta.url)));
+
+const run = kernelSuite('mes_pkt: BPF_PROG_TEST_RUN');
+
+function withProbe(fn: (m: { start: BpfMap<number, bigint>; end: BpfMap<number, bigint>; cnt: BpfMap<number, number> }, progs: { start: ReturnType<typeof loadProgram>; end: ReturnType<typeof loadProgram> }) => void): void {
+  const start = createMap<number, bigint>(maps.start), end = createMap<number, bigint>(maps.end), cnt = createMap<number, number>(maps.cnt);
+  const bound = { map_mes_start: start, map_mes_end: end, map_mes_cnt: cnt };
+  const ps = loadProgram(mesStart, { maps: bound }), pe = loadProgram(mesEnd, { maps: bound });
+  try { fn({ start, end, cnt }, { start: ps, end: pe }); } finally { ps.close(); pe.close(); start.close(); end.close(); cnt.close(); }
+}
+
+run('a UDP frame to 5001 is stamped by mes_start and mes_end into their own maps', () => {
+  withProbe((m, p) => {
+    const frame = ref('pkt_match.bin');
+    const before = process.hrtime.bigint();
+    assert.is(p.start.testRun({ data: frame }).retval, 0); // TC_ACT_OK
+    assert.is(m.cnt.get(0), 1);
+    assert.is(m.cnt.get(1), 0);
+    const t0 = m.start.get(0)!;
+    assert.ok(t0 > 0n, 'a timestamp was stored');
+    assert.is(p.end.testRun({ data: frame }).retval, 0);
+    assert.is(m.cnt.get(1), 1);
+    assert.ok(m.end.get(0)! >= t0);
+    assert.ok(before > 0n);
+  });
+});
+
+run('other ports, TCP, ARP and a frame cut inside the UDP header are not recorded', () => {
+  withProbe((m, p) => {
+    const match = ref('pkt_match.bin');
+    const frames = {
+      port: ref('pkt_nomatch_port.bin'), tcp: ref('pkt_nomatch_tcp.bin'), arp: ref('pkt_nomatch_arp.bin'),
+      truncated: match.slice(0, 14 + 20 + 7), // one byte short of the UDP header
+    };
+    for (const [what, f] of Object.entries(frames)) {
+      assert.is(p.start.testRun({ data: f }).retval, 0, `${what} passes`);
+      assert.is(m.cnt.get(0), 0, `${what} is not counted`);
+    }
+    assert.is(m.start.get(0), 0n);
+  });
+});
+
+run('the counter stops at 512: later packets are passed and not recorded', () => {
+  withProbe((m, p) => {
+    m.cnt.set(0, 511);
+    p.start.testRun({ data: ref('pkt_match.bin'), repeat: 3 });
+    assert.is(m.cnt.get(0), 512);
+    assert.ok(m.start.get(511)! > 0n);
+  });
+});
+
+run.run();
+
+const e2e = kernelSuite('mes_pkt: end to end on the testbed');
+
+function testbed<R>(fn: (t: ReturnType<typeof testbedNames>, pinDir: string) => R): R {
+  const prefix = uniqueName('m').slice(0, 8);
+  const pinDir = `/sys/fs/bpf/${uniqueName('tsbpf-mes')}`;
+  const t = testbedUp(prefix);
+  try {
+    return fn(t, pinDir);
+  } finally {
+    try { detach([t.v1, t.v2], { pinDir }); } catch { /* the test's own assertions report failures */ }
+    rmSync(pinDir, { recursive: true, force: true });
+    testbedDown(prefix);
+  }
+}
+
+const filtersOn = (dev: string, hook: 'ingress' | 'egress') => sh('tc', ['filter', 'show', 'dev', dev, hook]);
+const prefixOf = (t: { ns1: string }) => t.ns1.slice(0, -3);
+
+e2e('N packets to 5001 and M to other ports: both counts are N, latencies are sane, detach leaves nothing', () => {
+  testbed((t, pinDir) => {
+    const r = attach(t.v1, t.v2, { pinDir });
+    assert.is(r.programs.length, 2);
+    assert.equal(r.qdiscsCreated.sort(), [t.v1, t.v2].sort());
+    assert.match(filtersOn(t.v1, 'ingress'), /direct-action/);
+    assert.match(filtersOn(t.v2, 'egress'), new RegExp(FILTER_NAMES.egress));
+    const N = 25, M = 7;
+    send({ prefix: prefixOf(t), count: N, intervalUs: 200, port: 5001, size: 16 });
+    send({ prefix: prefixOf(t), count: M, intervalUs: 0, port: 5002, size: 16 });
+    send({ prefix: prefixOf(t), count: M, intervalUs: 0, port: 9, size: 16 });
+    const s = show({ pinDir });
+    assert.is(s.start_count, N);
+    assert.is(s.end_count, N);
+    assert.is(s.pairs, N);
+    for (const x of s.samples) assert.ok(x.latency_ns > 0n && x.latency_ns < 1_000_000_000n, `latency ${x.latency_ns}`);
+    assert.ok(s.min_ns! <= s.p50_ns! && s.p50_ns! <= s.max_ns!);
+
+    // the CLI reads the same pins
+    const cli = spawnSync(process.execPath, ['--import', 'tsx', 'programs/mes_pkt.ts', 'show', '--json', '--pin-dir', pinDir], { encoding: 'utf8' });
+    assert.is(cli.status, 0, cli.stderr);
+    const j = JSON.parse(cli.stdout);
+    for (const k of ['start_count', 'end_count', 'pairs', 'total_ns', 'avg_ns', 'min_ns', 'max_ns', 'p50_ns', 'p90_ns', 'p99_ns', 'reverse', 'samples']) assert.ok(k in j, `--json has ${k}`);
+    assert.equal(Object.keys(j.samples[0]), ['index', 'start_ns', 'end_ns', 'latency_ns']);
+
+    reset({ pinDir });
+    assert.is(show({ pinDir }).start_count, 0);
+
+    const d = detach([t.v1, t.v2], { pinDir });
+    assert.is(d.filters.length, 2);
+    assert.is(d.qdiscs.length, 2);
+    assert.is(d.pins.length, 3);
+    assert.not.match(sh('tc', ['qdisc', 'show', 'dev', t.v1]), /clsact/);
+    assert.not.match(sh('tc', ['qdisc', 'show', 'dev', t.v2]), /clsact/);
+    for (const m of Object.values(maps)) assert.not.ok(existsSync(`${pinDir}/${m.name}`));
+    // safe to run again when nothing is attached
+    assert.equal(detach([t.v1, t.v2], { pinDir }).filters, []);
+  });
+});
+
+e2e('testbed down leaves no namespace or link', () => {
+  const prefix = uniqueName('d').slice(0, 8);
+  const t = testbedUp(prefix);
+  testbedDown(prefix);
+  const ns = sh('ip', ['netns', 'list']);
+  assert.not.match(ns, new RegExp(`^${t.ns1}\\b`, 'm'));
+  assert.not.match(ns, new RegExp(`^${t.ns2}\\b`, 'm'));
+  for (const l of [t.v1, t.v2, t.br]) assert.is(sh('ip', ['link', 'show', l], { allowFail: true }), '');
+});
+
+e2e('attaching twice leaves one filter per hook', () => {
+  testbed((t, pinDir) => {
+    attach(t.v1, t.v2, { pinDir });
+    const again = attach(t.v1, t.v2, { pinDir });
+    assert.ok(again.programs.every((p) => p.replaced));
+    assert.ok(again.maps.every((m) => !m.created), 'pins are reused');
+    // tc prints a 'filter … bpf chain 0' header line and one 'handle' line per filter
+    const count = (s: string) => (s.match(/ handle /g) ?? []).length;
+    assert.is(count(filtersOn(t.v1, 'ingress')), 1);
+    assert.is(count(filtersOn(t.v2, 'egress')), 1);
+  });
+});
+
+e2e('attach to a missing device fails clearly and leaves nothing behind', () => {
+  testbed((t, pinDir) => {
+    try {
+      attach(t.v1, 'nosuchdev0', { pinDir });
+      assert.unreachable('attach should fail');
+    } catch (e) {
+      assert.match((e as Error).message, /no interface named 'nosuchdev0'/);
+    }
+    assert.not.match(sh('tc', ['qdisc', 'show', 'dev', t.v1]), /clsact/, 'the qdisc it added is removed');
+    for (const m of Object.values(maps)) assert.not.ok(existsSync(`${pinDir}/${m.name}`), `no pin ${m.name}`);
+  });
+});
+
+e2e('show with nothing attached says so; stale pins of another layout name detach', () => {
+  const pinDir = `/sys/fs/bpf/${uniqueName('tsbpf-stale')}`;
+  try {
+    assert.throws(() => show({ pinDir }), (e: Error) => e instanceof NotAttachedError && /nothing is attached/.test(e.message));
+    const cli = spawnSync(process.execPath, ['--import', 'tsx', 'programs/mes_pkt.ts', 'show', '--pin-dir', pinDir], { encoding: 'utf8' });
+    assert.is(cli.status, 1);
+    assert.match(cli.stderr, /nothing is attached/);
+    // a map_mes_cnt pinned with 4 entries instead of 2
+    execFileSync('mkdir', ['-p', pinDir]);
+    const wrong = createMap({ ...maps.cnt, maxEntries: 4 });
+    wrong.pin(`${pinDir}/map_mes_cnt`);
+    wrong.close();
+    for (const m of [maps.start, maps.end]) { const x = createMap(m); x.pin(`${pinDir}/${m.name}`); x.close(); }
+    assert.throws(() => show({ pinDir }), /detach/);
+    assert.throws(() => attach('lo', 'lo', { pinDir }), /max.entries|maxEntries|max_entries/i);
+    assert.not.match(sh('tc', ['qdisc', 'show', 'dev', 'lo']), /clsact/, 'attach failed before touching lo');
+  } finally {
+    rmSync(pinDir, { recursive: true, force: true });
+  }
+});
+
+e2e.run();
