@@ -1,0 +1,139 @@
+/**
+ * `tsbpf prog`: loaded programs, like `bpftool prog`. JSON field names are bpftool's (id, type,
+ * name, tag, bytes_xlated, bytes_jited, map_ids, retval, duration), so scripts can switch.
+ *
+ *   list                        -> PROG_GET_NEXT_ID, PROG_GET_FD_BY_ID, OBJ_GET_INFO_BY_FD per id
+ *   show <id|path>              -> the same for one program (a path is OBJ_GET)
+ *   dump <id|path> [--xlated]   -> OBJ_GET_INFO_BY_FD with xlated_prog_insns, through our disassembler
+ *   run <id|path> --data FILE   -> PROG_TEST_RUN (data_in, repeat), printing retval and duration
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import {
+  fdInfo, listInstructions, listPrograms, loadedAt, openPinnedProgram, openProgramById, progInfo, rawInstructions, xlatedMapIds,
+  type Program, type ProgInfo,
+} from '../syscall/index.ts';
+import { formatInstruction } from '../asm/disasm.ts';
+import { int, json, parse, table, UsageError } from './common.ts';
+
+const usage = `usage: tsbpf prog <command> [options]
+
+commands:
+  list                              every loaded program
+  show <id|pinned path>             one program
+  dump <id|pinned path> [--xlated]  the instructions the kernel runs, disassembled
+       [--jited]                    the JIT's machine code as hex
+  run <id|pinned path> --data FILE [--repeat N] [--data-out FILE]
+                                    BPF_PROG_TEST_RUN on a packet: retval and duration
+
+A program is named by its id, by 'id N', or by a bpffs path ('pinned PATH' or any path).
+
+options:
+  --json         print JSON (bpftool's field names)
+  -h, --help     show this help
+`;
+
+const options = {
+  json: { type: 'boolean' },
+  xlated: { type: 'boolean' },
+  jited: { type: 'boolean' },
+  data: { type: 'string' },
+  'data-out': { type: 'string' },
+  repeat: { type: 'string' },
+} as const;
+
+/** Open the program a command names: `5`, `id 5`, `pinned /sys/fs/bpf/p` or `/sys/fs/bpf/p`. */
+export function openProgramArg(args: readonly string[]): Program {
+  const [a, b] = args;
+  if (a === undefined) throw new UsageError(`missing program (an id or a pinned path)\n\n${usage}`);
+  if (a === 'id') return openProgramById(int(b, 'program id'));
+  if (a === 'pinned') {
+    if (!b) throw new UsageError('missing path after pinned');
+    return openPinnedProgram(b);
+  }
+  if (/^\d+$/.test(a)) return openProgramById(Number(a));
+  return openPinnedProgram(a);
+}
+
+/** One program as bpftool --json prints it (the fields both know). */
+export function progJson(i: ProgInfo, memlock?: string): Record<string, unknown> {
+  return {
+    id: i.id, type: i.type, name: i.name, tag: i.tag, gpl_compatible: i.gplCompatible,
+    loaded_at: loadedAt(i.loadTime), uid: i.createdByUid,
+    ...(i.runCnt || i.runTimeNs ? { run_time_ns: i.runTimeNs, run_cnt: i.runCnt } : {}),
+    bytes_xlated: i.xlatedLen, jited: i.jitedLen > 0, bytes_jited: i.jitedLen,
+    ...(memlock !== undefined ? { bytes_memlock: Number(memlock) } : {}),
+    ...(i.mapIds.length ? { map_ids: i.mapIds } : {}),
+    verified_insns: i.verifiedInsns,
+  };
+}
+
+const row = (i: ProgInfo) => ({ id: i.id, type: i.type, name: i.name || '-', tag: i.tag, xlated: `${i.xlatedLen}B`, jited: `${i.jitedLen}B`, maps: i.mapIds.join(',') || '-' });
+const COLUMNS = ['id', 'type', 'name', 'tag', 'xlated', 'jited', 'maps'] as const;
+
+function showText(i: ProgInfo): string {
+  const lines = [`${i.id}: ${i.type}  name ${i.name || '-'}  tag ${i.tag}${i.gplCompatible ? '  gpl' : ''}`,
+    `\tloaded_at ${new Date(loadedAt(i.loadTime) * 1000).toISOString()}  uid ${i.createdByUid}`,
+    `\txlated ${i.xlatedLen}B  jited ${i.jitedLen}B${i.mapIds.length ? `  map_ids ${i.mapIds.join(',')}` : ''}`];
+  if (i.runCnt) lines.push(`\trun_time_ns ${i.runTimeNs}  run_cnt ${i.runCnt}`);
+  return lines.join('\n') + '\n';
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(usage);
+    return cmd ? 0 : 2;
+  }
+  const p = parse(rest, options, usage);
+  if (!p) return 0;
+  const { values: v, positionals } = p;
+  switch (cmd) {
+    case 'list':
+    case 'show': {
+      if (cmd === 'list' || positionals.length === 0) {
+        const all = listPrograms();
+        process.stdout.write(v.json ? json(all.map((i) => progJson(i))) : table(all.map(row), COLUMNS));
+        return 0;
+      }
+      using prog = openProgramArg(positionals);
+      const i = prog.info();
+      process.stdout.write(v.json ? json(progJson(i, fdInfo(prog.fd).memlock)) : showText(i));
+      return 0;
+    }
+    case 'dump': {
+      using prog = openProgramArg(positionals);
+      if (v.jited) {
+        const code = prog.jited();
+        const hex = Array.from(code, (b) => b.toString(16).padStart(2, '0'));
+        process.stdout.write(v.json ? json({ id: prog.info().id, bytes_jited: code.length, opcodes: hex })
+          : hex.join(' ').replace(/((?:\S+ ){16})/g, '$1\n').trim() + '\n');
+        return 0;
+      }
+      const info = progInfo(prog.fd, { xlated: true });
+      if (!info.xlated) throw new Error(`the kernel returned no instructions for program ${info.id} (needs root)`);
+      const insns = rawInstructions(info.xlated);
+      if (v.json) {
+        process.stdout.write(json(insns.map((i) => {
+          let text: string;
+          try { text = formatInstruction(i); } catch { text = `.raw op 0x${i.op.toString(16)}`; }
+          return { disasm: xlatedMapIds(text) };
+        })));
+      } else {
+        process.stdout.write(xlatedMapIds(listInstructions(insns)));
+      }
+      return 0;
+    }
+    case 'run': {
+      if (!v.data) throw new UsageError(`prog run needs --data FILE (the packet)\n\n${usage}`);
+      using prog = openProgramArg(positionals);
+      const data = new Uint8Array(readFileSync(v.data));
+      const r = prog.testRun({ data, repeat: int(v.repeat, '--repeat', 1) });
+      if (v['data-out']) writeFileSync(v['data-out'], r.data);
+      process.stdout.write(v.json ? json({ retval: r.retval, duration: r.duration, data_size_out: r.data.length })
+        : `Return value: ${r.retval}, duration${(int(v.repeat, '--repeat', 1) > 1) ? ' (average)' : ''}: ${r.duration}ns\n`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown prog command '${cmd}'\n\n${usage}`);
+  }
+}

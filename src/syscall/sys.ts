@@ -1,0 +1,45 @@
+/**
+ * The injectable system-call surface of src/syscall. Everything above this file reaches the
+ * kernel only through a Sys, so unit tests pass a fake that records attrs and plays the kernel.
+ */
+import { readlinkSync } from 'node:fs';
+import * as ffi from '../ffi.ts';
+
+/** What a bpf fd refers to; the kernel names its anon inodes bpf-prog, bpf-map, bpf_link. */
+export type FdKind = 'prog' | 'map' | 'link' | 'other';
+
+export interface Sys {
+  /** bpf(cmd, attr, attr.length): the kernel's result, or -errno. */
+  bpf(cmd: number, attr: Uint8Array): number;
+  /** The address of a buffer, for pointer fields; the buffer must stay referenced during the call. */
+  addressOf(buf: Uint8Array): bigint;
+  close(fd: number): number;
+  /** What an fd is (optional: fakes may leave it out, and then no kind check is made). */
+  fdKind?(fd: number): FdKind;
+}
+
+/** Read /proc/self/fd/N: anon_inode:bpf-prog, anon_inode:bpf-map, anon_inode:bpf_link. */
+export function fdKind(fd: number): FdKind {
+  let target: string;
+  try { target = readlinkSync(`/proc/self/fd/${fd}`); } catch { return 'other'; }
+  if (target === 'anon_inode:bpf-prog') return 'prog';
+  if (target === 'anon_inode:bpf-map') return 'map';
+  if (target === 'anon_inode:bpf_link') return 'link';
+  return 'other';
+}
+
+export const defaultSys: Sys = {
+  bpf: ffi.bpf,
+  addressOf: ffi.addressOf,
+  close: ffi.close,
+  fdKind,
+};
+
+const KIND_WORD: Readonly<Record<FdKind, string>> = { prog: 'a program', map: 'a map', link: 'a link', other: 'not a bpf object' };
+
+/** Throw when a pinned object is not the kind the caller opened it as (the caller closes fd). */
+export function expectKind(sys: Sys, fd: number, want: FdKind, path: string): void {
+  const got = sys.fdKind?.(fd);
+  if (got === undefined || got === want) return;
+  throw new Error(`the object pinned at ${path} is ${KIND_WORD[got]}, not ${KIND_WORD[want]}`);
+}
