@@ -82,6 +82,17 @@ export function encode(insns: readonly Instruction[]): Uint8Array {
   return out;
 }
 
+const ATOMIC_IMMS: ReadonlySet<number> = new Set(Object.values(AtomicOp));
+const OFF_ZERO: readonly number[] = [0];
+const OFF_DIVMOD: readonly number[] = [0, 1];
+const OFF_MOVSX64: readonly number[] = [0, 8, 16, 32];
+const OFF_MOVSX32: readonly number[] = [0, 8, 16];
+
+// Module-level checks, chained with ??: decode runs them for every instruction, so no
+// closures or objects are made per call.
+const reserved = (field: string, v: number): string | null => (v !== 0 ? `reserved field ${field} must be 0, is ${v}` : null);
+const badSrc = (src: number): string | null => (src > 10 ? `invalid src register r${src}` : null);
+
 /**
  * Why an instruction is not a valid encoding, or null when it is. Checks the opcode and the
  * fields the kernel requires to be zero ("uses reserved fields"), so every valid instruction
@@ -91,26 +102,21 @@ export function invalidReason(i: Instruction): string | null {
   const { op, dst, src, off, imm } = i;
   const cls = opClass(op);
   if (dst > 10) return `invalid dst register r${dst}`;
-  const srcIsReg = (): string | null => (src > 10 ? `invalid src register r${src}` : null);
-  const zero = (fields: Record<string, number>): string | null => {
-    for (const [k, v] of Object.entries(fields)) if (v !== 0) return `reserved field ${k} must be 0, is ${v}`;
-    return null;
-  };
   switch (cls) {
     case Class.ALU:
     case Class.ALU64: {
       const code = opCode(op), x = opSource(op) === Source.X, is64 = cls === Class.ALU64;
       if (code > AluOp.end) return `unknown ALU operation 0x${code.toString(16)}`;
-      if (code === AluOp.neg) return x ? 'neg takes no source register (use the K form)' : zero({ src, off, imm });
+      if (code === AluOp.neg) return x ? 'neg takes no source register (use the K form)' : reserved('src', src) ?? reserved('off', off) ?? reserved('imm', imm);
       if (code === AluOp.end) {
         if (is64 && x) return 'ALU64 byte swap must use the K form (bswap)';
         if (imm !== 16 && imm !== 32 && imm !== 64) return `byte swap width must be 16, 32 or 64, is ${imm}`;
-        return zero({ src, off });
+        return reserved('src', src) ?? reserved('off', off);
       }
-      const okOff = code === AluOp.div || code === AluOp.mod ? [0, 1]
-        : code === AluOp.mov && x ? (is64 ? [0, 8, 16, 32] : [0, 8, 16]) : [0];
+      const okOff = code === AluOp.div || code === AluOp.mod ? OFF_DIVMOD
+        : code === AluOp.mov && x ? (is64 ? OFF_MOVSX64 : OFF_MOVSX32) : OFF_ZERO;
       if (!okOff.includes(off)) return `invalid off ${off} for this ALU operation`;
-      return x ? srcIsReg() ?? zero({ imm }) : zero({ src });
+      return x ? badSrc(src) ?? reserved('imm', imm) : reserved('src', src);
     }
     case Class.JMP:
     case Class.JMP32: {
@@ -120,43 +126,46 @@ export function invalidReason(i: Instruction): string | null {
         if (cls === Class.JMP32) return 'call is not a JMP32 operation';
         if (x) return 'call through a register (callx) is not supported';
         if (src !== CallKind.helper && src !== CallKind.local && src !== CallKind.kfunc) return `unknown call kind src=${src}`;
-        return src === CallKind.kfunc ? zero({ dst }) : zero({ dst, off });
+        return src === CallKind.kfunc ? reserved('dst', dst) : reserved('dst', dst) ?? reserved('off', off);
       }
-      if (code === JmpOp.exit) return cls === Class.JMP32 ? 'exit is not a JMP32 operation' : x ? 'exit has no source' : zero({ dst, src, off, imm });
+      if (code === JmpOp.exit) {
+        if (cls === Class.JMP32) return 'exit is not a JMP32 operation';
+        return x ? 'exit has no source' : reserved('dst', dst) ?? reserved('src', src) ?? reserved('off', off) ?? reserved('imm', imm);
+      }
       if (code === JmpOp.ja) {
         if (x) return 'ja has no source register';
-        return cls === Class.JMP ? zero({ dst, src, imm }) : zero({ dst, src, off });
+        return reserved('dst', dst) ?? reserved('src', src) ?? (cls === Class.JMP ? reserved('imm', imm) : reserved('off', off));
       }
-      return x ? srcIsReg() ?? zero({ imm }) : zero({ src });
+      return x ? badSrc(src) ?? reserved('imm', imm) : reserved('src', src);
     }
     case Class.LDX: {
       const mode = opMode(op);
       if (mode === Mode.MEMSX && opSize(op) === Size.u64) return 'sign-extending load of u64 does not exist';
       if (mode !== Mode.MEM && mode !== Mode.MEMSX) return `invalid LDX mode 0x${mode.toString(16)}`;
-      return srcIsReg() ?? zero({ imm });
+      return badSrc(src) ?? reserved('imm', imm);
     }
     case Class.ST:
       if (opMode(op) !== Mode.MEM) return `invalid ST mode 0x${opMode(op).toString(16)}`;
-      return zero({ src });
+      return reserved('src', src);
     case Class.STX: {
       const mode = opMode(op);
       if (mode === Mode.ATOMIC) {
         if (opSize(op) !== Size.u32 && opSize(op) !== Size.u64) return 'atomic operations are u32 or u64 only';
-        if (!Object.values(AtomicOp).includes(imm as never)) return `unknown atomic operation 0x${(imm >>> 0).toString(16)}`;
-        return srcIsReg();
+        if (!ATOMIC_IMMS.has(imm)) return `unknown atomic operation 0x${(imm >>> 0).toString(16)}`;
+        return badSrc(src);
       }
       if (mode !== Mode.MEM) return `invalid STX mode 0x${mode.toString(16)}`;
-      return srcIsReg() ?? zero({ imm });
+      return badSrc(src) ?? reserved('imm', imm);
     }
     case Class.LD: {
       const mode = opMode(op);
       if (op === LD_IMM64) {
         if (src > Pseudo.map_idx_value) return `unknown LD_IMM64 source kind ${src}`;
-        return zero({ off });
+        return reserved('off', off);
       }
       if (mode === Mode.ABS || mode === Mode.IND) {
         if (opSize(op) === Size.u64) return 'legacy packet loads are u8, u16 or u32 only';
-        return mode === Mode.ABS ? zero({ dst, src, off }) : srcIsReg() ?? zero({ dst, off });
+        return mode === Mode.ABS ? reserved('dst', dst) ?? reserved('src', src) ?? reserved('off', off) : badSrc(src) ?? reserved('dst', dst) ?? reserved('off', off);
       }
       return `invalid LD opcode 0x${op.toString(16).padStart(2, '0')}`;
     }
@@ -167,7 +176,7 @@ export function invalidReason(i: Instruction): string | null {
 /** Decode little-endian bytes into instructions; rejects invalid ones, naming the index. */
 export function decode(bytes: Uint8Array): Instruction[] {
   if (bytes.length % INSN_SIZE !== 0) {
-    throw new AsmError(`${bytes.length} bytes is not a whole number of 8-byte instructions`);
+    throw new AsmError(`${bytes.length} bytes is not a whole number of 8-byte instructions (the last one is cut short)`, { index: Math.floor(bytes.length / INSN_SIZE) });
   }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = bytes.length / INSN_SIZE;

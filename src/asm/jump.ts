@@ -7,7 +7,7 @@
 import { AsmError } from './errors.ts';
 import { imm32, off16, reg } from './imm.ts';
 import type { Instruction } from './instruction.ts';
-import { Class, JmpOp, Source, type CondJump } from './opcode.ts';
+import { COND_JUMPS, Class, JmpOp, Source, type CondJump } from './opcode.ts';
 import { isRegister, type Register } from './register.ts';
 
 export type Target = string | number;
@@ -31,7 +31,7 @@ export function gotol(t: Target): Instruction {
 
 export function jcond(op: CondJump, width: 32 | 64, dst: Register, src: Register | number, t: Target): Instruction {
   const code = JmpOp[op];
-  if (code === undefined || op === ('ja' as never)) throw new AsmError(`unknown conditional jump '${op}'`);
+  if (!(COND_JUMPS as readonly string[]).includes(op)) throw new AsmError(`unknown conditional jump '${op}': use one of ${COND_JUMPS.join(', ')}`);
   const cls = width === 32 ? Class.JMP32 : Class.JMP;
   const d = reg(dst, 'compared register');
   const i = isRegister(src)

@@ -67,6 +67,8 @@ function callerLine(): string | undefined {
 export class Builder {
   readonly insns: Instruction[] = [];
   readonly labels = new Map<string, number>();
+  /** where each label was defined, for errors about the label itself */
+  private readonly labelSources = new Map<string, string | undefined>();
   private lastLabel: string | undefined;
   private readonly trackSource: boolean;
 
@@ -102,9 +104,12 @@ export class Builder {
 
   /** Name the next instruction. */
   label(name: string): this {
-    if (!/^[A-Za-z_.$][\w.$]*$/.test(name)) throw new AsmError(`invalid label name ${JSON.stringify(name)}`, { index: this.insns.length, source: callerLine() });
-    if (this.labels.has(name)) throw new AsmError(`duplicate label '${name}' (first defined before instruction ${this.labels.get(name)})`, { index: this.insns.length, source: callerLine() });
+    const source = callerLine();
+    const origin = { index: this.insns.length, label: this.lastLabel, source };
+    if (!/^[A-Za-z_.$][\w.$]*$/.test(name)) throw new AsmError(`invalid label name ${JSON.stringify(name)}`, origin);
+    if (this.labels.has(name)) throw new AsmError(`duplicate label '${name}' (first defined before instruction ${this.labels.get(name)})`, origin);
     this.labels.set(name, this.insns.length);
+    this.labelSources.set(name, source);
     this.lastLabel = name;
     return this;
   }
@@ -206,6 +211,11 @@ export class Builder {
 
   /** Resolve labels and return the finished instructions. */
   link(): Instruction[] {
+    for (const [name, at] of this.labels) {
+      if (at >= this.insns.length) {
+        throw new AsmError(`label '${name}' marks no instruction (it is at the end of the program)`, { index: at, label: name, source: this.labelSources.get(name) });
+      }
+    }
     return link(this.insns, this.labels);
   }
 }
