@@ -10,8 +10,10 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { main, parse, int, json, table, UsageError } from '../src/cli/common.ts';
 import { disassemble } from '../src/asm/index.ts';
-import { mesEnd, mesStart, MES_PORT } from './mes_pkt/probe.ts';
-import { attach, detach, loadedPrograms, reset, show, type Where } from './mes_pkt/control.ts';
+import { MES_PORT } from './mes_pkt/probe.ts';
+import { attach, detach, loadedPrograms, probe, pinDirOf, pinnedMode, reset, show, MODES, type Mode, type Where } from './mes_pkt/control.ts';
+import { watchV2 } from './mes_pkt/reader-v2.ts';
+import { DEFAULT_CAPACITY } from './mes_pkt/probe-v2.ts';
 import { histogram, type Stats } from './mes_pkt/stats.ts';
 import { testbedDown, testbedNames, testbedUp } from './mes_pkt/testbed.ts';
 
@@ -24,8 +26,10 @@ to another's tc egress (the tutorial in ../shared/seed, without clang or tc).
 
 commands:
   attach <dev> [<egress-dev>]   load the probe; mes_start on <dev> ingress, mes_end on egress
+                                (--mode v2, the default, or --mode tutorial)
   detach [<dev>...]             remove our filters, the qdiscs we created, and the pins
   show [-v] [--json]            latency figures from the pinned maps
+  watch [--seconds N]           v2: live rate and percentiles once a second
   reset                         zero counters and timestamps, stay attached
   dump                          the programs' listings, and what the kernel runs when loaded
   testbed up|down [--prefix P]  the tutorial's ns1/ns2 + bridge topology
@@ -36,6 +40,12 @@ common options: --netns NAME (devices in a network namespace), --pin-dir DIR
 (default /sys/fs/bpf/tc/globals), --json, --help on each command.
 `;
 
+function modeOf(v: string | undefined): Mode {
+  if (v === undefined) return 'v2';
+  if (!(MODES as readonly string[]).includes(v)) throw new UsageError(`--mode must be ${MODES.join(' or ')}, not '${v}'`);
+  return v as Mode;
+}
+
 const whereOpts = { netns: { type: 'string' }, 'pin-dir': { type: 'string' } } as const;
 const where = (v: { netns?: string; 'pin-dir'?: string }): Where => ({ netns: v.netns, pinDir: v['pin-dir'] });
 
@@ -43,30 +53,42 @@ function printStats(s: Stats, verbose: boolean): string {
   const fmt = (v: bigint | number | null) => (v === null ? '-' : `${v} ns`);
   let out = '';
   if (verbose && s.samples.length) {
-    out += table(s.samples.map((x) => ({ index: x.index, start: x.start_ns, end: x.end_ns, latency: x.latency_ns })), ['index', 'start', 'end', 'latency']) + '\n';
+    const cols = s.mode === 'v2' ? ['index', 'id', 'start', 'end', 'latency'] : ['index', 'start', 'end', 'latency'];
+    out += table(s.samples.map((x) => ({ index: x.index, id: x.id, start: x.start_ns, end: x.end_ns, latency: x.latency_ns })), cols) + '\n';
   }
   out += `start count   ${s.start_count}\nend count     ${s.end_count}\npairs         ${s.pairs}\n`;
   out += `total         ${fmt(s.total_ns)}\naverage       ${s.pairs ? `${s.avg_ns.toFixed(1)} ns` : '-'}\n`;
   out += `min           ${fmt(s.min_ns)}\nmax           ${fmt(s.max_ns)}\n`;
   out += `p50/p90/p99   ${fmt(s.p50_ns)} / ${fmt(s.p90_ns)} / ${fmt(s.p99_ns)}\n`;
   out += `reverse       ${s.reverse}   (a packet's start came before the previous packet's end)\n`;
-  if (s.pairs) out += '\n' + histogram(s.samples);
+  if (s.mode === 'v2') {
+    out += `unmatched     ${s.unmatched_starts} start(s) without an end, ${s.unmatched_ends} end(s) without a start\n`;
+    out += `lost          ${s.lost}   (pairs not recorded because the ring was full: run 'watch' to drain it)\n`;
+  }
+  const kh = s.kernel_histogram;
+  if (kh && kh.some((n) => n > 0)) out += '\nin-kernel histogram (every matched packet):\n' + histogram(kh);
+  else if (s.pairs) out += '\n' + histogram(s.samples);
   return out;
 }
 
 const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
   attach(argv) {
-    const usage = 'usage: mes_pkt attach <dev> [<egress-dev>] [--netns NAME] [--pin-dir DIR] [--json]\n\n' +
-      'Creates (or reuses, after checking their layout) the pinned maps map_mes_start, map_mes_end and\n' +
-      'map_mes_cnt, loads mes_start and mes_end, ensures a clsact qdisc on each device, and attaches\n' +
-      'mes_start on <dev> ingress and mes_end on <egress-dev> egress (default: the same device).\n' +
-      'Running it again replaces our filters. On failure it removes what it created.\n';
-    const a = parse(argv, { ...whereOpts, json: { type: 'boolean' } }, usage);
+    const usage = 'usage: mes_pkt attach <dev> [<egress-dev>] [--mode v2|tutorial] [--capacity N] [--netns NAME] [--pin-dir DIR] [--json]\n\n' +
+      'Creates (or reuses, after checking their layout) the pinned maps, loads mes_start and mes_end,\n' +
+      'ensures a clsact qdisc on each device, and attaches mes_start on <dev> ingress and mes_end on\n' +
+      '<egress-dev> egress (default: the same device). Running it again replaces our filters.\n' +
+      'On failure it removes what it created.\n\n' +
+      `--mode v2 (default): pairs start and end by packet identity (the sequence number 'send' puts in\n` +
+      `  the first 4 payload bytes), race-free, streams through a ring of --capacity pairs (a power of\n` +
+      `  two, default ${DEFAULT_CAPACITY}), counts losses, keeps an in-kernel histogram. Maps: mes2_ctl, mes2_seen, mes2_pairs.\n` +
+      '--mode tutorial: the tutorial\'s maps (map_mes_start, map_mes_end, map_mes_cnt) and semantics.\n';
+    const a = parse(argv, { ...whereOpts, json: { type: 'boolean' }, mode: { type: 'string' }, capacity: { type: 'string' } }, usage);
     if (!a) return 0;
     const [dev, egress, ...extra] = a.positionals;
     if (!dev || extra.length) throw new UsageError(`attach takes one or two devices\n\n${usage}`);
-    const r = attach(dev, egress ?? dev, where(a.values));
+    const r = attach(dev, egress ?? dev, { ...where(a.values), mode: modeOf(a.values.mode), capacity: int(a.values.capacity, '--capacity', DEFAULT_CAPACITY) });
     if (a.values.json) { process.stdout.write(json(r)); return 0; }
+    console.log(`mode ${r.mode}`);
     for (const m of r.maps) console.log(`${m.created ? 'created' : 'reused '} ${m.path}`);
     for (const q of r.qdiscsCreated) console.log(`added clsact qdisc on ${q}`);
     for (const p of r.programs) console.log(`${p.replaced ? 'replaced' : 'attached'} ${p.name} (prog id ${p.id}) on ${p.dev} ${p.hook}`);
@@ -89,25 +111,44 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
       'Reads the pinned maps read-only and prints start/end counts, pairs, total, average, min, max,\n' +
       'p50/p90/p99, a histogram, and how often a packet started before the previous one ended.\n' +
       '-v adds one row per packet. --json prints it all as one object.\n';
-    const a = parse(argv, { 'pin-dir': { type: 'string' }, json: { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' } }, usage);
+    const a = parse(argv, { 'pin-dir': { type: 'string' }, json: { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' }, mode: { type: 'string' } }, usage);
     if (!a) return 0;
-    const s = show({ pinDir: a.values['pin-dir'] });
+    const s = show({ pinDir: a.values['pin-dir'], mode: a.values.mode === undefined ? undefined : modeOf(a.values.mode) });
     process.stdout.write(a.values.json ? json(s) : printStats(s, !!a.values.verbose));
     return 0;
   },
   reset(argv) {
     const a = parse(argv, { 'pin-dir': { type: 'string' } }, 'usage: mes_pkt reset [--pin-dir DIR]\n\nZeroes the counters and timestamps without detaching.\n');
     if (!a) return 0;
-    reset({ pinDir: a.values['pin-dir'] });
-    console.log('counters and timestamps zeroed');
+    const mode = reset({ pinDir: a.values['pin-dir'] });
+    console.log(`counters and timestamps zeroed (${mode})`);
+    return 0;
+  },
+  async watch(argv) {
+    const usage = 'usage: mes_pkt watch [--seconds N] [--json] [--pin-dir DIR]\n\n' +
+      'v2 only. Once a second: the rate of matched packets, their p50/p90/p99, and the run\'s losses.\n' +
+      'It consumes the pair ring as it reads it, so the ring never fills; Ctrl-C stops it.\n' +
+      '--json prints one object per second.\n';
+    const a = parse(argv, { 'pin-dir': { type: 'string' }, json: { type: 'boolean' }, seconds: { type: 'string' } }, usage);
+    if (!a) return 0;
+    const dir = pinDirOf({ pinDir: a.values['pin-dir'] });
+    if (pinnedMode(dir) !== 'v2') throw new Error(`watch needs the v2 probe, but the tutorial's maps are pinned in ${dir}: attach with --mode v2`);
+    const stop = new AbortController();
+    process.once('SIGINT', () => stop.abort());
+    const us = (v: bigint | null) => (v === null ? '-' : `${(Number(v) / 1000).toFixed(1)}us`);
+    await watchV2(dir, (t) => {
+      if (a.values.json) process.stdout.write(JSON.stringify(t, (_k, v) => (typeof v === 'bigint' ? Number(v) : v)) + '\n');
+      else console.log(`${t.elapsed_s.toFixed(0).padStart(5)}s  ${String(Math.round(t.rate)).padStart(8)} pkt/s  p50 ${us(t.p50_ns)}  p90 ${us(t.p90_ns)}  p99 ${us(t.p99_ns)}  total ${t.total_pairs}  lost ${t.lost}  unmatched ends ${t.unmatched_ends}`);
+    }, { seconds: a.values.seconds === undefined ? undefined : int(a.values.seconds, '--seconds'), signal: stop.signal });
     return 0;
   },
   dump(argv) {
-    const usage = 'usage: mes_pkt dump [--source] [--bytes] [--pin-dir DIR]\n\nPrints both programs as tsbpf builds them and, when they are loaded, what the kernel runs (xlated).\n';
-    const a = parse(argv, { 'pin-dir': { type: 'string' }, source: { type: 'boolean' }, bytes: { type: 'boolean' } }, usage);
+    const usage = 'usage: mes_pkt dump [--mode v2|tutorial] [--source] [--bytes] [--pin-dir DIR]\n\nPrints both programs as tsbpf builds them and, when they are loaded, what the kernel runs (xlated).\n';
+    const a = parse(argv, { 'pin-dir': { type: 'string' }, source: { type: 'boolean' }, bytes: { type: 'boolean' }, mode: { type: 'string' } }, usage);
     if (!a) return 0;
-    for (const spec of [mesStart, mesEnd]) {
-      console.log(`${spec.name}: ${spec.insns.length} instructions (${spec.type}, license ${spec.license})`);
+    const dumpMode = modeOf(a.values.mode);
+    for (const spec of probe(dumpMode).programs) {
+      console.log(`${spec.name} (${dumpMode}): ${spec.insns.length} instructions (${spec.type}, license ${spec.license})`);
       process.stdout.write(disassemble(spec.insns, { index: true, labels: spec.labels, source: !!a.values.source, bytes: !!a.values.bytes }) + '\n');
     }
     const loaded = loadedPrograms({ pinDir: a.values['pin-dir'] });

@@ -4,18 +4,21 @@
  * subprocess: maps and programs go through src/syscall, qdiscs and filters through
  * src/netlink.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync as close, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   BpfError, createMap, ensureBpffs, loadProgram, openPinnedMap, tcGlobals, unpin,
-  listPrograms, openProgramById, type BpfMap, type MapSpec, type Program,
+  listPrograms, openProgramById, openPinnedFd, mapInfo, type BpfMap, type MapSpec, type Program,
 } from '../../src/syscall/index.ts';
 import {
   attachBpf, deleteClsact, detachBpf, ensureClsact, getClsact, listFilters, replaceBpf, routeSocket,
   type Hook, type RouteSocket,
 } from '../../src/netlink/index.ts';
-import { maps, mesEnd, mesStart, type ProbeMapSpec } from './probe.ts';
+import { maps, mesEnd, mesStart } from './probe.ts';
+import { DEFAULT_CAPACITY, mesEndV2, mesStartV2, v2Maps } from './probe-v2.ts';
 import { computeStats, type Stats } from './stats.ts';
+import { readV2, resetV2 } from './reader-v2.ts';
+import type { ProgramSpec } from '../../src/asm/index.ts';
 
 /** Filter names mark our filters, so detach and a second attach find them and nothing else. */
 export const FILTER_NAMES = { ingress: 'mes_pkt_start', egress: 'mes_pkt_end' } as const;
@@ -28,19 +31,45 @@ export interface Where {
   readonly netns?: string;
 }
 
-const MAP_LIST = [maps.start, maps.end, maps.cnt] as const;
+/**
+ * 'v2' (default): identity-matched, race-free, streaming (probe-v2.ts).
+ * 'tutorial': the tutorial's maps and semantics, for readers written against it (probe.ts).
+ */
+export type Mode = 'v2' | 'tutorial';
+export const MODES: readonly Mode[] = ['v2', 'tutorial'];
+
+/** What a mode pins and loads. */
+export interface Probe {
+  readonly mode: Mode;
+  readonly maps: readonly MapSpec[];
+  readonly programs: readonly [ProgramSpec, ProgramSpec];
+}
+
+export function probe(mode: Mode = 'v2', capacity = DEFAULT_CAPACITY): Probe {
+  if (mode === 'tutorial') return { mode, maps: [maps.start, maps.end, maps.cnt], programs: [mesStart, mesEnd] };
+  if (mode !== 'v2') throw new Error(`unknown mode '${mode}': use ${MODES.join(' or ')}`);
+  const m = v2Maps(capacity);
+  return { mode, maps: [m.ctl, m.seen, m.pairs], programs: [mesStartV2(m), mesEndV2(m)] };
+}
+
+/** The pins either mode may have left: detach removes them all. */
+const ALL_PIN_NAMES = [...new Set([...probe('tutorial').maps, ...Object.values(v2Maps(16))].map((m) => m.name))];
 
 export function pinDirOf(w: Where): string {
   return w.pinDir ?? tcGlobals(ensureBpffs());
 }
 
-const pinPath = (dir: string, m: ProbeMapSpec): string => path.join(dir, m.name);
+const pinPath = (dir: string, m: { name: string }): string => path.join(dir, m.name);
 
 /** Where attach records which clsact qdiscs it created (bpffs holds only BPF objects). */
 function stateFile(dir: string): string {
   return path.join('/run/tsbpf', `mes_pkt${dir.replace(/[^A-Za-z0-9]+/g, '_')}.json`);
 }
-interface State { readonly createdQdiscs: { netns?: string; dev: string }[]; readonly devs: { netns?: string; ingress: string; egress: string } }
+interface State {
+  readonly createdQdiscs: { netns?: string; dev: string }[];
+  readonly devs: { netns?: string; ingress: string; egress: string };
+  readonly mode?: Mode;
+}
 function readState(dir: string): State | undefined {
   try { return JSON.parse(readFileSync(stateFile(dir), 'utf8')) as State; } catch { return undefined; }
 }
@@ -50,6 +79,7 @@ function writeState(dir: string, s: State): void {
 }
 
 export interface AttachResult {
+  readonly mode: Mode;
   readonly pinDir: string;
   readonly maps: { name: string; path: string; created: boolean }[];
   readonly programs: { name: string; id: number; hook: Hook; dev: string; replaced: boolean }[];
@@ -60,7 +90,7 @@ export interface AttachResult {
  * Open a pinned map of the probe's, checking its layout; a stale pin of another layout gets an
  * error that names `detach`.
  */
-function openProbeMap(dir: string, spec: ProbeMapSpec, readonly: boolean): BpfMap<number, number | bigint> {
+export function openProbeMap(dir: string, spec: MapSpec, readonly: boolean): BpfMap<number, number | bigint> {
   try {
     return openPinnedMap<number, number | bigint>(pinPath(dir, spec), { expect: spec, readonly });
   } catch (e) {
@@ -75,7 +105,8 @@ function openProbeMap(dir: string, spec: ProbeMapSpec, readonly: boolean): BpfMa
  * mes_start on ingress and mes_end on egress. A second attach replaces our filters in place.
  * On any failure, everything this call created is removed again before the error propagates.
  */
-export function attach(ingressDev: string, egressDev: string = ingressDev, w: Where = {}): AttachResult {
+export function attach(ingressDev: string, egressDev: string = ingressDev, w: Where & { mode?: Mode; capacity?: number } = {}): AttachResult {
+  const kind = probe(w.mode, w.capacity);
   const dir = pinDirOf(w);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const undo: (() => void)[] = [];
@@ -84,14 +115,14 @@ export function attach(ingressDev: string, egressDev: string = ingressDev, w: Wh
   try {
     const live: Record<string, BpfMap<number, number | bigint>> = {};
     const mapReport: AttachResult['maps'] = [];
-    for (const spec of MAP_LIST) {
+    for (const spec of kind.maps) {
       const p = pinPath(dir, spec);
       let m: BpfMap<number, number | bigint>;
       let created = false;
       if (existsSync(p)) {
         m = openProbeMap(dir, spec, false);
       } else {
-        m = createMap<number, number | bigint>(spec as MapSpec);
+        m = createMap<number, number | bigint>(spec);
         m.pin(p);
         created = true;
         undo.push(() => unpin(p));
@@ -101,7 +132,7 @@ export function attach(ingressDev: string, egressDev: string = ingressDev, w: Wh
       mapReport.push({ name: spec.name, path: p, created });
     }
     const progs: Program[] = [];
-    for (const spec of [mesStart, mesEnd]) {
+    for (const spec of kind.programs) {
       const p = loadProgram(spec, { maps: live });
       opened.push(p);
       progs.push(p);
@@ -134,8 +165,8 @@ export function attach(ingressDev: string, egressDev: string = ingressDev, w: Wh
       }
       report.push({ name: prog.name, id: prog.id, hook, dev, replaced: existing !== undefined });
     }
-    writeState(dir, { createdQdiscs: [...(prior?.createdQdiscs ?? []).filter((q) => q.netns !== w.netns), ...createdQdiscs], devs: { netns: w.netns, ingress: ingressDev, egress: egressDev } });
-    return { pinDir: dir, maps: mapReport, programs: report, qdiscsCreated };
+    writeState(dir, { createdQdiscs: [...(prior?.createdQdiscs ?? []).filter((q) => q.netns !== w.netns), ...createdQdiscs], devs: { netns: w.netns, ingress: ingressDev, egress: egressDev }, mode: kind.mode });
+    return { mode: kind.mode, pinDir: dir, maps: mapReport, programs: report, qdiscsCreated };
   } catch (e) {
     for (const u of undo.reverse()) {
       try { u(); } catch { /* best effort: the original error is what the user needs */ }
@@ -186,7 +217,7 @@ export function detach(devs: readonly string[] = [], w: Where = {}): DetachResul
   } else if (!devs.length) {
     out.notes.push('no devices recorded by attach; name them to remove filters (detach <dev>...)');
   }
-  for (const m of MAP_LIST) if (unpin(pinPath(dir, m))) out.pins.push(pinPath(dir, m));
+  for (const name of ALL_PIN_NAMES) if (unpin(path.join(dir, name))) out.pins.push(path.join(dir, name));
   if (state) {
     const left = state.createdQdiscs.filter((q) => !(q.netns === w.netns && targets.includes(q.dev)));
     rmSync(stateFile(dir), { force: true });
@@ -200,14 +231,19 @@ export class NotAttachedError extends Error {
   override name = 'NotAttachedError';
 }
 
-function openAll(dir: string, readonly: boolean): { start: BpfMap<number, bigint>; end: BpfMap<number, bigint>; cnt: BpfMap<number, number> } {
-  const missing = MAP_LIST.filter((m) => !existsSync(pinPath(dir, m)));
-  if (missing.length) {
-    throw new NotAttachedError(`nothing is attached: no ${missing.map((m) => m.name).join(', ')} under ${dir}. Run 'mes_pkt attach <dev>' first.`);
-  }
+/** Which mode's pins are in dir: the one attach recorded, else whichever are complete. */
+export function pinnedMode(dir: string): Mode {
+  const recorded = readState(dir)?.mode;
+  const complete = (m: Mode) => probe(m, 16).maps.every((x) => existsSync(pinPath(dir, x)));
+  if (recorded && complete(recorded)) return recorded;
+  for (const m of MODES) if (complete(m)) return m;
+  throw new NotAttachedError(`nothing is attached: no probe maps under ${dir}. Run 'mes_pkt attach <dev>' first.`);
+}
+
+function openTutorial(dir: string, readonly: boolean): { start: BpfMap<number, bigint>; end: BpfMap<number, bigint>; cnt: BpfMap<number, number> } {
   const got: BpfMap<number, number | bigint>[] = [];
   try {
-    for (const m of MAP_LIST) got.push(openProbeMap(dir, m, readonly));
+    for (const m of [maps.start, maps.end, maps.cnt]) got.push(openProbeMap(dir, m, readonly));
   } catch (e) {
     for (const m of got) m.close();
     throw e;
@@ -215,40 +251,47 @@ function openAll(dir: string, readonly: boolean): { start: BpfMap<number, bigint
   return { start: got[0] as BpfMap<number, bigint>, end: got[1] as BpfMap<number, bigint>, cnt: got[2] as BpfMap<number, number> };
 }
 
-/** Read the pins read-only and compute the tutorial reader's figures. */
-export function show(w: Where = {}): Stats {
+/** Read the pins read-only and compute the reader's figures (for the mode that is pinned). */
+export function show(w: Where & { mode?: Mode } = {}): Stats {
   const dir = pinDirOf(w);
-  const m = openAll(dir, true);
+  const mode = w.mode ?? pinnedMode(dir);
+  if (mode === 'v2') return readV2(dir).stats;
+  const m = openTutorial(dir, true);
   try {
     const startCount = m.cnt.get(0) ?? 0, endCount = m.cnt.get(1) ?? 0;
     const starts = m.start.batchRead().map(([, v]) => v);
     const ends = m.end.batchRead().map(([, v]) => v);
-    return computeStats(starts, ends, Math.min(startCount, maps.start.maxEntries), Math.min(endCount, maps.end.maxEntries));
+    return { mode, ...computeStats(starts, ends, Math.min(startCount, maps.start.maxEntries), Math.min(endCount, maps.end.maxEntries)) };
   } finally {
     m.start.close(); m.end.close(); m.cnt.close();
   }
 }
 
 /** Zero the counters and the timestamps; filters stay attached. */
-export function reset(w: Where = {}): void {
+export function reset(w: Where & { mode?: Mode } = {}): Mode {
   const dir = pinDirOf(w);
-  const m = openAll(dir, false);
+  const mode = w.mode ?? pinnedMode(dir);
+  if (mode === 'v2') { resetV2(dir); return mode; }
+  const m = openTutorial(dir, false);
   try {
     m.cnt.set(0, 0); m.cnt.set(1, 0);
     for (let i = 0; i < maps.start.maxEntries; i++) { m.start.set(i, 0n); m.end.set(i, 0n); }
   } finally {
     m.start.close(); m.end.close(); m.cnt.close();
   }
+  return mode;
 }
 
-/** The loaded instances of mes_start/mes_end: programs of those names that use our pinned counter map. */
+/** The loaded instances of mes_start/mes_end: programs of those names that use our pinned maps. */
 export function loadedPrograms(w: Where = {}): Program[] {
   const dir = pinDirOf(w);
-  if (!existsSync(pinPath(dir, maps.cnt))) return [];
-  const cnt = openProbeMap(dir, maps.cnt, true);
-  const cntId = cnt.id;
-  cnt.close();
+  let mode: Mode;
+  try { mode = pinnedMode(dir); } catch { return []; }
+  const key = probe(mode, 16).maps[0]!;
+  const fd = openPinnedFd(pinPath(dir, key), { readonly: true });
+  const keyId = mapInfo(fd).id;
+  close(fd);
   return listPrograms()
-    .filter((p) => (p.name === mesStart.name || p.name === mesEnd.name) && p.mapIds.includes(cntId))
+    .filter((p) => (p.name === mesStart.name || p.name === mesEnd.name) && p.mapIds.includes(keyId))
     .map((p) => openProgramById(p.id));
 }

@@ -1,8 +1,8 @@
 /**
- * What the tutorial's reader prints, computed from the two timestamp arrays: per-packet
- * latency (end[i] - start[i], paired by index as the tutorial pairs them), count, total,
- * average, min, max, percentiles, a histogram, and the "reverse" count: how often a packet's
- * start comes before the previous packet's end (packets overlapping in flight).
+ * What the tutorial's reader prints, computed from pairs of (start, end) timestamps: per-packet
+ * latency, count, total, average, min, max, percentiles, a histogram, and the "reverse" count:
+ * how often a packet's start comes before the previous packet's end (packets overlapping in
+ * flight). The tutorial pairs start[i] with end[i]; v2 pairs them by packet identity.
  */
 
 export interface Sample {
@@ -10,9 +10,12 @@ export interface Sample {
   readonly start_ns: bigint;
   readonly end_ns: bigint;
   readonly latency_ns: bigint;
+  /** v2: the packet's identity (the sequence number in its first payload bytes) */
+  readonly id?: number;
 }
 
 export interface Stats {
+  readonly mode?: 'v2' | 'tutorial';
   readonly start_count: number;
   readonly end_count: number;
   readonly pairs: number;
@@ -24,61 +27,86 @@ export interface Stats {
   readonly p90_ns: bigint | null;
   readonly p99_ns: bigint | null;
   readonly reverse: number;
+  /** v2 only: starts no end matched, ends no start matched, pairs lost to a full ring */
+  readonly unmatched_starts?: number;
+  readonly unmatched_ends?: number;
+  readonly lost?: number;
+  /** v2 only: the in-kernel log2 histogram, bucket b = [2^b, 2^(b+1)) ns */
+  readonly kernel_histogram?: readonly number[];
   readonly samples: readonly Sample[];
 }
 
 /** Nearest-rank percentile of sorted values (p in 0..100). */
-export function percentile(sorted: readonly bigint[], p: number): bigint | null {
+export function percentile(sorted: ArrayLike<bigint | number>, p: number): bigint | null {
   if (sorted.length === 0) return null;
   const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[rank - 1]!;
+  return BigInt(sorted[rank - 1]!);
 }
 
-export function computeStats(starts: readonly bigint[], ends: readonly bigint[], startCount: number, endCount: number): Stats {
-  const pairs = Math.min(startCount, endCount, starts.length, ends.length);
-  const samples: Sample[] = [];
-  let total = 0n, reverse = 0;
-  for (let i = 0; i < pairs; i++) {
-    const latency = ends[i]! - starts[i]!;
-    samples.push({ index: i, start_ns: starts[i]!, end_ns: ends[i]!, latency_ns: latency });
-    total += latency;
-    // the tutorial's "逆転": this packet entered before the previous one left
-    if (i > 0 && starts[i]! < ends[i - 1]!) reverse++;
-  }
-  const sorted = samples.map((s) => s.latency_ns).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+/** Tutorial pairing: start[i] with end[i], for i below both counts. */
+export function pairByIndex(starts: readonly bigint[], ends: readonly bigint[], startCount: number, endCount: number): Sample[] {
+  const n = Math.min(startCount, endCount, starts.length, ends.length);
+  const out: Sample[] = [];
+  for (let i = 0; i < n; i++) out.push({ index: i, start_ns: starts[i]!, end_ns: ends[i]!, latency_ns: ends[i]! - starts[i]! });
+  return out;
+}
+
+/** The figures for a list of samples. Latencies are sorted as doubles: exact below 2^53 ns (104 days). */
+export function summarize(samples: readonly Sample[], startCount: number, endCount: number): Stats {
+  const n = samples.length;
+  const lat = new Float64Array(n);
+  let total = 0n;
+  for (let i = 0; i < n; i++) { const l = samples[i]!.latency_ns; total += l; lat[i] = Number(l); }
+  // the tutorial's "逆転": a packet entered before the one before it (in start order) left
+  let reverse = 0;
+  const byStart = samples.every((s, i) => i === 0 || samples[i - 1]!.start_ns <= s.start_ns) ? samples : [...samples].sort((a, b) => (a.start_ns < b.start_ns ? -1 : a.start_ns > b.start_ns ? 1 : 0));
+  for (let i = 1; i < byStart.length; i++) if (byStart[i]!.start_ns < byStart[i - 1]!.end_ns) reverse++;
+  lat.sort();
   return {
     start_count: startCount,
     end_count: endCount,
-    pairs,
+    pairs: n,
     total_ns: total,
-    avg_ns: pairs ? Number(total) / pairs : 0,
-    min_ns: sorted[0] ?? null,
-    max_ns: sorted[sorted.length - 1] ?? null,
-    p50_ns: percentile(sorted, 50),
-    p90_ns: percentile(sorted, 90),
-    p99_ns: percentile(sorted, 99),
+    avg_ns: n ? Number(total) / n : 0,
+    min_ns: n ? BigInt(lat[0]!) : null,
+    max_ns: n ? BigInt(lat[n - 1]!) : null,
+    p50_ns: percentile(lat, 50),
+    p90_ns: percentile(lat, 90),
+    p99_ns: percentile(lat, 99),
     reverse,
     samples,
   };
 }
 
-/** A small log2 histogram of latencies for the terminal: one row per power-of-two bucket. */
-export function histogram(samples: readonly Sample[], width = 40): string {
-  if (samples.length === 0) return '';
-  const buckets = new Map<number, number>();
+/** The tutorial reader: pair by index, then summarize. */
+export function computeStats(starts: readonly bigint[], ends: readonly bigint[], startCount: number, endCount: number): Stats {
+  return summarize(pairByIndex(starts, ends, startCount, endCount), startCount, endCount);
+}
+
+/** Counts per log2 bucket of a list of latencies (bucket b = [2^b, 2^(b+1)) ns, 0 and 1 ns in 0). */
+export function log2Buckets(samples: readonly Sample[]): number[] {
+  const buckets: number[] = [];
   for (const s of samples) {
     const v = s.latency_ns > 0n ? s.latency_ns : 1n;
-    const b = v.toString(2).length - 1; // floor(log2)
-    buckets.set(b, (buckets.get(b) ?? 0) + 1);
+    const b = v.toString(2).length - 1;
+    buckets[b] = (buckets[b] ?? 0) + 1;
   }
-  const keys = [...buckets.keys()].sort((a, b) => a - b);
-  const max = Math.max(...buckets.values());
-  const fmt = (ns: bigint) => (ns >= 1_000_000n ? `${ns / 1_000_000n}ms` : ns >= 1000n ? `${ns / 1000n}us` : `${ns}ns`);
+  return Array.from(buckets, (x) => x ?? 0);
+}
+
+/** A small terminal histogram: one row per power-of-two bucket from the first to the last used. */
+export function histogram(samplesOrBuckets: readonly Sample[] | readonly number[], width = 40): string {
+  const counts = samplesOrBuckets.length && typeof samplesOrBuckets[0] === 'number'
+    ? (samplesOrBuckets as readonly number[]) : log2Buckets(samplesOrBuckets as readonly Sample[]);
+  const used = counts.map((n, b) => (n ? b : -1)).filter((b) => b >= 0);
+  if (!used.length) return '';
+  const max = Math.max(...counts);
+  const fmt = (ns: bigint) => (ns >= 1_000_000_000n ? `${ns / 1_000_000_000n}s` : ns >= 1_000_000n ? `${ns / 1_000_000n}ms` : ns >= 1000n ? `${ns / 1000n}us` : `${ns}ns`);
   const rows: string[] = [];
-  for (let b = keys[0]!; b <= keys[keys.length - 1]!; b++) {
-    const n = buckets.get(b) ?? 0;
+  for (let b = used[0]!; b <= used[used.length - 1]!; b++) {
+    const n = counts[b] ?? 0;
     const lo = fmt(1n << BigInt(b)), hi = fmt(1n << BigInt(b + 1));
-    rows.push(`${`[${lo}, ${hi})`.padStart(18)} ${String(n).padStart(6)} ${'#'.repeat(Math.ceil((n / max) * width))}`);
+    rows.push(`${`[${lo}, ${hi})`.padStart(18)} ${String(n).padStart(8)} ${'#'.repeat(Math.ceil((n / max) * width))}`);
   }
   return rows.join('\n') + '\n';
 }

@@ -267,19 +267,23 @@ export class BpfMap<K = Scalar, V = Scalar> implements MapRef, Disposable {
   /**
    * Map a BPF_F_MMAPABLE array into this process: reads and writes are plain memory accesses
    * that programs see immediately, no syscalls. Unmapped by view.close() or map.close().
+   * `readonly` maps it PROT_READ. The kernel refuses to mmap an fd opened with BPF_F_RDONLY
+   * (a shared mapping needs a writable file), so a reader opens the map normally and asks for
+   * a read-only mapping here.
    */
-  mmap(): MapView<V> {
+  mmap(opts: { readonly?: boolean } = {}): MapView<V> {
     this.live();
     if (this.spec.type !== 'array' || !(this.flags & MapFlags.MMAPABLE)) {
       throw new Error(`map '${this.name}' cannot be mmap()ed: only arrays created with BPF_F_MMAPABLE can`);
     }
     const stride = round8(this.spec.valueSize);
     const len = Math.max(stride * this.spec.maxEntries, 1);
-    const prot = this.readonly ? ffi.PROT_READ : ffi.PROT_READ | ffi.PROT_WRITE;
+    const prot = this.readonly || opts.readonly ? ffi.PROT_READ : ffi.PROT_READ | ffi.PROT_WRITE;
     const addr = ffi.mmap(len, prot, ffi.MAP_SHARED, this.fd, 0);
     if (typeof addr === 'number') {
       throw new Error(`mmap of map '${this.name}' failed: ${ffi.errnoName(-addr)}` +
-        (this.readonly ? '' : ' (a frozen map or a read-only fd can only be mapped read-only: open it with readonly: true)'));
+        (this.readonly ? ' (an fd opened with BPF_F_RDONLY cannot be mmap()ed: open the map without readonly and call mmap({ readonly: true }))'
+          : ' (a frozen map can only be mapped read-only: mmap({ readonly: true }))'));
     }
     const bytes = new Uint8Array(ffi.view(addr, len));
     const view = new DataView(bytes.buffer);

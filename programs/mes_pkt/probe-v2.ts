@@ -1,0 +1,162 @@
+/**
+ * mes_pkt v2: the tutorial's probe without its five flaws (docs/mes_pkt.md, "v2").
+ *
+ *   mes_start (ingress)  stamps the packet into the seen table, keyed by its identity: the
+ *                        sequence number `send` writes into the first 4 payload bytes.
+ *                        Distinct packets write distinct slots: nothing to race on.
+ *   mes_end   (egress)   finds the start by identity, marks it matched, claims the next pair
+ *                        slot with an atomic fetch-add and writes {start, end, id} there, and
+ *                        counts the latency into an in-kernel log2 histogram. A full pair ring
+ *                        and an end without a start are counted, never silently dropped.
+ *
+ * Every map is a single-entry BPF_F_MMAPABLE array reached with a direct map-value load
+ * (LD_IMM64 BPF_PSEUDO_MAP_VALUE): no map_lookup_elem call, no NULL check, no map_update_elem;
+ * user space reads them by mmap.
+ */
+import {
+  program, r0, r1, r2, r3, r6, r7, r8, skb, eth, ipv4, udp, htons,
+  ETH_HLEN, IPV4_HLEN, UDP_HLEN, ETH_P_IP, IPPROTO_UDP, TC_ACT_OK, type ProgramSpec,
+} from '../../src/asm/index.ts';
+import { MES_PORT } from './probe.ts';
+
+const MMAPABLE = 1 << 10; // BPF_F_MMAPABLE
+
+/** Payload bytes the probe reads: the sequence number `send` puts first. */
+export const ID_BYTES = 4;
+const PAYLOAD = ETH_HLEN + IPV4_HLEN + UDP_HLEN;
+
+/** Seen table: starts by identity; 2^16 packets may be in flight between the hooks. */
+export const SEEN_SLOTS = 1 << 16;
+export const SEEN = { size: 16, ts: 0, id: 8, matched: 12 } as const;
+
+/** One pair record: start and end timestamps and the identity. */
+export const PAIR = { size: 32, shift: 5, start: 0, end: 8, id: 16 } as const;
+
+/** The control block: the pair ring's head and tail, loss counters and the histogram. */
+export const CTL = {
+  head: 0, // pairs claimed by mes_end (atomic fetch-add)
+  tail: 8, // pairs consumed by `watch` (written by user space)
+  lost: 16, // pairs not recorded: the ring was full
+  unmatchedEnd: 24, // ends whose start was not in the seen table
+  hist: 32, // HIST_BUCKETS u64: bucket b counts latencies in [2^b, 2^(b+1)) ns; 31 is "2^31 ns and more"
+  size: 32 + 32 * 8,
+} as const;
+export const HIST_BUCKETS = 32;
+
+export const DEFAULT_CAPACITY = 1 << 20;
+
+export interface V2Maps {
+  readonly ctl: { name: 'mes2_ctl'; type: 'array'; keySize: 4; valueSize: number; maxEntries: 1; flags: number };
+  readonly seen: { name: 'mes2_seen'; type: 'array'; keySize: 4; valueSize: number; maxEntries: 1; flags: number };
+  readonly pairs: { name: 'mes2_pairs'; type: 'array'; keySize: 4; valueSize: number; maxEntries: 1; flags: number };
+}
+
+export function v2Maps(capacity = DEFAULT_CAPACITY): V2Maps {
+  checkCapacity(capacity);
+  return {
+    ctl: { name: 'mes2_ctl', type: 'array', keySize: 4, valueSize: CTL.size, maxEntries: 1, flags: MMAPABLE },
+    seen: { name: 'mes2_seen', type: 'array', keySize: 4, valueSize: SEEN_SLOTS * SEEN.size, maxEntries: 1, flags: MMAPABLE },
+    pairs: { name: 'mes2_pairs', type: 'array', keySize: 4, valueSize: capacity * PAIR.size, maxEntries: 1, flags: MMAPABLE },
+  };
+}
+
+export function checkCapacity(capacity: number): void {
+  // a power of two, so a slot is head & (capacity - 1); the value must stay below the
+  // verifier's 2^29 limit on variable offsets
+  if (!Number.isInteger(capacity) || capacity < 16 || capacity > 1 << 23 || (capacity & (capacity - 1)) !== 0) {
+    throw new RangeError(`capacity ${capacity} must be a power of two from 16 to ${1 << 23}`);
+  }
+}
+
+/** The packet check both entries share: UDP/IPv4 to port 5001 with the 4-byte id in reach. */
+function checkPacket(b: Parameters<Parameters<typeof program>[1]>[0]): void {
+  b.ldx('u32', r2, r1, skb.data_end);
+  b.ldx('u32', r1, r1, skb.data);
+  b.mov(r3, r1);
+  b.add(r3, PAYLOAD + ID_BYTES);
+  b.jgt(r3, r2, 'pass').comment('too short for the id');
+  b.ldField(r2, r1, eth.h_proto);
+  b.jne(r2, htons(ETH_P_IP), 'pass').comment('not IPv4');
+  b.ldField(r2, r1, ipv4.protocol, ETH_HLEN);
+  b.jne(r2, IPPROTO_UDP, 'pass').comment('not UDP');
+  b.ldField(r2, r1, udp.dest, ETH_HLEN + IPV4_HLEN);
+  b.jne(r2, htons(MES_PORT), 'pass').comment(`not port ${MES_PORT}`);
+  b.ldx('u32', r6, r1, PAYLOAD).comment('id: the first 4 payload bytes');
+  b.be(r6, 32).comment('network to host order: consecutive ids take consecutive slots');
+  b.call('ktime_get_ns').comment('r0 = now');
+}
+
+export function mesStartV2(maps: V2Maps): ProgramSpec {
+  return program({ name: 'mes_start', type: 'sched_cls', license: 'GPL' }, (b) => {
+    checkPacket(b);
+    b.mov(r1, r6);
+    b.and(r1, SEEN_SLOTS - 1);
+    b.lsh(r1, 4).comment('seen slot of this id');
+    b.ldMapValue(r2, maps.seen, 0);
+    b.add(r2, r1);
+    b.stx('u32', r2, SEEN.id, r6);
+    b.st('u32', r2, SEEN.matched, 0);
+    b.stx('u64', r2, SEEN.ts, r0).comment('written last: a non-zero ts marks the entry complete');
+    b.label('pass');
+    b.mov(r0, TC_ACT_OK);
+    b.exit();
+  });
+}
+
+export function mesEndV2(maps: V2Maps): ProgramSpec {
+  const capacity = maps.pairs.valueSize / PAIR.size;
+  return program({ name: 'mes_end', type: 'sched_cls', license: 'GPL' }, (b) => {
+    checkPacket(b);
+    b.mov(r1, r6);
+    b.and(r1, SEEN_SLOTS - 1);
+    b.lsh(r1, 4);
+    b.ldMapValue(r7, maps.seen, 0);
+    b.add(r7, r1).comment('the seen slot of this id');
+    b.ldx('u32', r2, r7, SEEN.id);
+    b.jne(r2, r6, 'unmatched').comment('another packet (or none) holds the slot');
+    b.ldx('u64', r8, r7, SEEN.ts).comment('r8 = start');
+    b.jeq(r8, 0, 'unmatched');
+    b.st('u32', r7, SEEN.matched, 1);
+    b.ldMapValue(r1, maps.ctl, 0);
+    b.mov(r2, 1);
+    b.atomic('fetch_add', 'u64', r1, CTL.head, r2).comment('claim a pair slot: r2 = old head');
+    b.ldx('u64', r3, r1, CTL.tail);
+    b.add(r3, capacity);
+    b.jge(r2, r3, 'full').comment('head >= tail + capacity');
+    b.and(r2, capacity - 1);
+    b.lsh(r2, PAIR.shift);
+    b.ldMapValue(r3, maps.pairs, 0);
+    b.add(r3, r2);
+    b.stx('u32', r3, PAIR.id, r6);
+    b.stx('u64', r3, PAIR.start, r8);
+    b.stx('u64', r3, PAIR.end, r0).comment('written last: a non-zero end marks the pair complete');
+    // bucket = min(floor(log2(end - start)), 31), by binary search over the bit length
+    b.sub(r0, r8);
+    b.mov(r2, 0);
+    for (const bits of [16, 8, 4, 2]) {
+      b.jlt(r0, 1 << bits, `lt${bits}`);
+      b.rsh(r0, bits);
+      b.add(r2, bits);
+      b.label(`lt${bits}`);
+    }
+    b.jlt(r0, 2, 'bucket');
+    b.add(r2, 1);
+    b.label('bucket');
+    b.lsh(r2, 3);
+    b.add(r1, r2);
+    b.mov(r2, 1);
+    b.atomic('add', 'u64', r1, CTL.hist, r2).comment('hist[bucket] += 1');
+    b.label('pass');
+    b.mov(r0, TC_ACT_OK);
+    b.exit();
+    b.label('full');
+    b.mov(r2, 1);
+    b.atomic('add', 'u64', r1, CTL.lost, r2).comment('ring full: count the pair as lost');
+    b.ja('pass');
+    b.label('unmatched');
+    b.ldMapValue(r1, maps.ctl, 0);
+    b.mov(r2, 1);
+    b.atomic('add', 'u64', r1, CTL.unmatchedEnd, r2);
+    b.ja('pass');
+  });
+}
