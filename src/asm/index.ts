@@ -16,3 +16,4 @@ export * from './headers.ts';
 export * from './skb.ts';
 export * from './disasm.ts';
 export { assemble, assembleBytes, parseInstruction, detectDialect, type Dialect, type AssembleOptions, type Assembled } from './assembler.ts';
+export * from './listing-ubpf.ts';

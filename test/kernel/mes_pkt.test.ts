@@ -3,7 +3,7 @@
  * private testbed (unique prefix and pin dir; always torn down).
  */
 import * as assert from 'uvu/assert';
-import { readFileSync, existsSync, rmSync } from 'node:fs';
+import { readFileSync, existsSync, rmSync, readdirSync, mkdirSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { kernelSuite, uniqueName, sh } from '../support/kernel.ts';
 import { createMap, loadProgram, type BpfMap } from '../../src/syscall/index.ts';
@@ -83,45 +83,56 @@ function testbed<R>(fn: (t: ReturnType<typeof testbedNames>, pinDir: string) => 
 const filtersOn = (dev: string, hook: 'ingress' | 'egress') => sh('tc', ['filter', 'show', 'dev', dev, hook]);
 const prefixOf = (t: { ns1: string }) => t.ns1.slice(0, -3);
 
-e2e('N packets to 5001 and M to other ports: both counts are N, latencies are sane, detach leaves nothing', () => {
-  testbed((t, pinDir) => {
-    const r = attach(t.v1, t.v2, { pinDir });
-    assert.is(r.programs.length, 2);
-    assert.equal(r.qdiscsCreated.sort(), [t.v1, t.v2].sort());
-    assert.match(filtersOn(t.v1, 'ingress'), /direct-action/);
-    assert.match(filtersOn(t.v2, 'egress'), new RegExp(FILTER_NAMES.egress));
-    const N = 25, M = 7;
-    send({ prefix: prefixOf(t), count: N, intervalUs: 200, port: 5001, size: 16 });
-    send({ prefix: prefixOf(t), count: M, intervalUs: 0, port: 5002, size: 16 });
-    send({ prefix: prefixOf(t), count: M, intervalUs: 0, port: 9, size: 16 });
-    const s = show({ pinDir });
-    assert.is(s.start_count, N);
-    assert.is(s.end_count, N);
-    assert.is(s.pairs, N);
-    for (const x of s.samples) assert.ok(x.latency_ns > 0n && x.latency_ns < 1_000_000_000n, `latency ${x.latency_ns}`);
-    assert.ok(s.min_ns! <= s.p50_ns! && s.p50_ns! <= s.max_ns!);
+for (const mode of ['v2', 'tutorial'] as const) {
+  e2e(`${mode}: N packets to 5001 and M to other ports: both counts are N, latencies are sane, detach leaves nothing`, () => {
+    testbed((t, pinDir) => {
+      const r = attach(t.v1, t.v2, { pinDir, mode });
+      assert.is(r.mode, mode);
+      assert.is(r.programs.length, 2);
+      assert.equal(r.qdiscsCreated.sort(), [t.v1, t.v2].sort());
+      assert.match(filtersOn(t.v1, 'ingress'), /direct-action/);
+      assert.match(filtersOn(t.v2, 'egress'), new RegExp(FILTER_NAMES.egress));
+      const N = 25, M = 7;
+      send({ prefix: prefixOf(t), count: N, intervalUs: 200, port: 5001, size: 16 });
+      send({ prefix: prefixOf(t), count: M, intervalUs: 0, port: 5002, size: 16 });
+      send({ prefix: prefixOf(t), count: M, intervalUs: 0, port: 9, size: 16 });
+      const s = show({ pinDir });
+      assert.is(s.mode, mode);
+      assert.is(s.start_count, N);
+      assert.is(s.end_count, N);
+      assert.is(s.pairs, N);
+      for (const x of s.samples) assert.ok(x.latency_ns > 0n && x.latency_ns < 1_000_000_000n, `latency ${x.latency_ns}`);
+      assert.ok(s.min_ns! <= s.p50_ns! && s.p50_ns! <= s.max_ns!);
+      if (mode === 'v2') {
+        assert.equal(s.samples.map((x) => x.id).sort((a, b) => a! - b!), Array.from({ length: N }, (_, i) => i), 'every sequence number once');
+        assert.is(s.unmatched_starts, 0);
+        assert.is(s.unmatched_ends, 0);
+        assert.is(s.lost, 0);
+        assert.is(s.kernel_histogram!.reduce((a, b) => a + b, 0), N, 'the in-kernel histogram counted every pair');
+      }
 
-    // the CLI reads the same pins
-    const cli = spawnSync(process.execPath, ['--import', 'tsx', 'programs/mes_pkt.ts', 'show', '--json', '--pin-dir', pinDir], { encoding: 'utf8' });
-    assert.is(cli.status, 0, cli.stderr);
-    const j = JSON.parse(cli.stdout);
-    for (const k of ['start_count', 'end_count', 'pairs', 'total_ns', 'avg_ns', 'min_ns', 'max_ns', 'p50_ns', 'p90_ns', 'p99_ns', 'reverse', 'samples']) assert.ok(k in j, `--json has ${k}`);
-    assert.equal(Object.keys(j.samples[0]), ['index', 'start_ns', 'end_ns', 'latency_ns']);
+      // the CLI reads the same pins
+      const cli = spawnSync(process.execPath, ['--import', 'tsx', 'programs/mes_pkt.ts', 'show', '--json', '--pin-dir', pinDir], { encoding: 'utf8' });
+      assert.is(cli.status, 0, cli.stderr);
+      const j = JSON.parse(cli.stdout);
+      for (const k of ['start_count', 'end_count', 'pairs', 'total_ns', 'avg_ns', 'min_ns', 'max_ns', 'p50_ns', 'p90_ns', 'p99_ns', 'reverse', 'samples']) assert.ok(k in j, `--json has ${k}`);
+      for (const k of ['index', 'start_ns', 'end_ns', 'latency_ns']) assert.ok(k in j.samples[0], `samples have ${k}`);
 
-    reset({ pinDir });
-    assert.is(show({ pinDir }).start_count, 0);
+      reset({ pinDir });
+      assert.is(show({ pinDir }).start_count, 0);
 
-    const d = detach([t.v1, t.v2], { pinDir });
-    assert.is(d.filters.length, 2);
-    assert.is(d.qdiscs.length, 2);
-    assert.is(d.pins.length, 3);
-    assert.not.match(sh('tc', ['qdisc', 'show', 'dev', t.v1]), /clsact/);
-    assert.not.match(sh('tc', ['qdisc', 'show', 'dev', t.v2]), /clsact/);
-    for (const m of Object.values(maps)) assert.not.ok(existsSync(`${pinDir}/${m.name}`));
-    // safe to run again when nothing is attached
-    assert.equal(detach([t.v1, t.v2], { pinDir }).filters, []);
+      const d = detach([t.v1, t.v2], { pinDir });
+      assert.is(d.filters.length, 2);
+      assert.is(d.qdiscs.length, 2);
+      assert.is(d.pins.length, 3);
+      assert.not.match(sh('tc', ['qdisc', 'show', 'dev', t.v1]), /clsact/);
+      assert.not.match(sh('tc', ['qdisc', 'show', 'dev', t.v2]), /clsact/);
+      assert.equal(readdirSync(pinDir), [], 'no pins left');
+      // safe to run again when nothing is attached
+      assert.equal(detach([t.v1, t.v2], { pinDir }).filters, []);
+    });
   });
-});
+}
 
 e2e('testbed down leaves no namespace or link', () => {
   const prefix = uniqueName('d').slice(0, 8);
@@ -160,24 +171,25 @@ e2e('attach to a missing device fails clearly and leaves nothing behind', () => 
 });
 
 e2e('show with nothing attached says so; stale pins of another layout name detach', () => {
-  const pinDir = `/sys/fs/bpf/${uniqueName('tsbpf-stale')}`;
-  try {
+  testbed((t, pinDir) => {
     assert.throws(() => show({ pinDir }), (e: Error) => e instanceof NotAttachedError && /nothing is attached/.test(e.message));
     const cli = spawnSync(process.execPath, ['--import', 'tsx', 'programs/mes_pkt.ts', 'show', '--pin-dir', pinDir], { encoding: 'utf8' });
     assert.is(cli.status, 1);
     assert.match(cli.stderr, /nothing is attached/);
-    // a map_mes_cnt pinned with 4 entries instead of 2
-    execFileSync('mkdir', ['-p', pinDir]);
+    // the tutorial's map_mes_cnt pinned with 4 entries instead of 2
+    mkdirSync(pinDir, { recursive: true });
     const wrong = createMap({ ...maps.cnt, maxEntries: 4 });
     wrong.pin(`${pinDir}/map_mes_cnt`);
     wrong.close();
     for (const m of [maps.start, maps.end]) { const x = createMap(m); x.pin(`${pinDir}/${m.name}`); x.close(); }
     assert.throws(() => show({ pinDir }), /detach/);
-    assert.throws(() => attach('lo', 'lo', { pinDir }), /max.entries|maxEntries|max_entries/i);
-    assert.not.match(sh('tc', ['qdisc', 'show', 'dev', 'lo']), /clsact/, 'attach failed before touching lo');
-  } finally {
-    rmSync(pinDir, { recursive: true, force: true });
-  }
+    assert.throws(() => attach(t.v1, t.v2, { pinDir, mode: 'tutorial' }), (e: Error) => /max.?entries/i.test(e.message) && /detach/.test(e.message));
+    assert.not.match(sh('tc', ['qdisc', 'show', 'dev', t.v1]), /clsact/, 'attach failed before touching the device');
+    // v2 pins with another capacity are refused the same way
+    detach([], { pinDir });
+    attach(t.v1, t.v2, { pinDir, capacity: 1024 });
+    assert.throws(() => attach(t.v1, t.v2, { pinDir, capacity: 2048 }), /detach/);
+  });
 });
 
 e2e.run();
