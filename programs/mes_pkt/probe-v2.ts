@@ -7,7 +7,8 @@
  *   mes_end   (egress)   finds the start by identity, marks it matched, claims the next pair
  *                        slot with an atomic fetch-add and writes {start, end, id} there, and
  *                        counts the latency into an in-kernel log2 histogram. A full pair ring
- *                        and an end without a start are counted, never silently dropped.
+ *                        and an end without a start are counted, never silently dropped; the
+ *                        histogram counts every matched packet, recorded in the ring or not.
  *
  * Every map is a single-entry BPF_F_MMAPABLE array reached with a direct map-value load
  * (LD_IMM64 BPF_PSEUDO_MAP_VALUE): no map_lookup_elem call, no NULL check, no map_update_elem;
@@ -131,6 +132,7 @@ export function mesEndV2(maps: V2Maps): ProgramSpec {
     b.stx('u64', r3, PAIR.start, r8);
     b.stx('u64', r3, PAIR.end, r0).comment('written last: a non-zero end marks the pair complete');
     // bucket = min(floor(log2(end - start)), 31), by binary search over the bit length
+    b.label('hist');
     b.sub(r0, r8);
     b.mov(r2, 0);
     for (const bits of [16, 8, 4, 2]) {
@@ -151,8 +153,8 @@ export function mesEndV2(maps: V2Maps): ProgramSpec {
     b.exit();
     b.label('full');
     b.mov(r2, 1);
-    b.atomic('add', 'u64', r1, CTL.lost, r2).comment('ring full: count the pair as lost');
-    b.ja('pass');
+    b.atomic('add', 'u64', r1, CTL.lost, r2).comment('ring full: the pair is lost, its latency still counts');
+    b.ja('hist');
     b.label('unmatched');
     b.ldMapValue(r1, maps.ctl, 0);
     b.mov(r2, 1);

@@ -5,6 +5,8 @@ import { mesStart, mesEnd, maps, MES_SLOTS } from '../../programs/mes_pkt/probe.
 import { computeStats, histogram, percentile } from '../../programs/mes_pkt/stats.ts';
 import { testbedNames } from '../../programs/mes_pkt/testbed.ts';
 import { disassemble } from '../../src/asm/index.ts';
+import { mesStartV2, mesEndV2, v2Maps, checkCapacity, DEFAULT_CAPACITY, PAIR, CTL, HIST_BUCKETS } from '../../programs/mes_pkt/probe-v2.ts';
+import { probe } from '../../programs/mes_pkt/control.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/mes_pkt/${name}.lst`, import.meta.url), 'utf8');
 
@@ -84,6 +86,36 @@ test('testbed names take a prefix and a private /24 of their own', () => {
   assert.is.not(a.addr1, b.addr1);
   assert.match(a.addr1, /^10\.\d+\.\d+\.1$/);
   assert.throws(() => testbedNames('much-too-long-prefix'), /at most 10 characters/);
+});
+
+test('v2 listings equal the checked-in expected listings', () => {
+  const m = v2Maps();
+  for (const p of [mesStartV2(m), mesEndV2(m)]) {
+    assert.fixture(disassemble(p.insns, { index: true, bytes: true, labels: p.labels }), fixture(`${p.name}.v2`));
+  }
+});
+
+test('v2 start records with fewer instructions than the tutorial, and calls no map helper', () => {
+  const m = v2Maps();
+  const s = mesStartV2(m), e = mesEndV2(m);
+  assert.ok(s.insns.length < mesStart.insns.length, `v2 start: ${s.insns.length}`);
+  const helperCalls = (p: typeof s) => p.insns.filter((i) => i.op === 0x85 && i.src === 0).map((i) => i.imm);
+  assert.equal(helperCalls(s), [5], 'only bpf_ktime_get_ns');
+  assert.equal(helperCalls(e), [5], 'only bpf_ktime_get_ns');
+  // the pair slot is claimed with an atomic fetch-add (STX|ATOMIC|DW, imm FETCH|ADD)
+  assert.ok(e.insns.some((i) => i.op === 0xdb && i.imm === 0x01));
+});
+
+test('v2 layouts: the ring is a power of two of 32-byte pairs; the control block holds the histogram', () => {
+  assert.is(PAIR.size, 1 << PAIR.shift);
+  assert.is(CTL.size, CTL.hist + HIST_BUCKETS * 8);
+  assert.is(v2Maps(1024).pairs.valueSize, 1024 * 32);
+  assert.is(DEFAULT_CAPACITY, 1 << 20);
+  assert.throws(() => checkCapacity(1000), /power of two/);
+  assert.throws(() => checkCapacity(1 << 24), /power of two/);
+  assert.throws(() => probe('v3' as never), /unknown mode 'v3'/);
+  assert.equal(probe('tutorial').maps.map((x) => x.name), ['map_mes_start', 'map_mes_end', 'map_mes_cnt']);
+  assert.equal(probe('v2').maps.map((x) => x.name), ['mes2_ctl', 'mes2_seen', 'mes2_pairs']);
 });
 
 test.run();
