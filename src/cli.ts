@@ -9,6 +9,9 @@ const groups: Record<string, { about: string; load: () => Promise<{ run: (argv: 
   disasm: { about: 'disassemble raw instruction bytes to text', load: () => import('./cli/disasm.ts') },
   prog: { about: 'list, show, dump and run loaded programs (like bpftool prog)', load: () => import('./cli/prog.ts') },
   map: { about: 'list, show, dump and update maps (like bpftool map)', load: () => import('./cli/map.ts') },
+  conformance: { about: 'run eBPF ISA conformance vectors (bpf_conformance .data) through tsbpf and the kernel', load: () => import('./cli/conformance.ts') },
+  explain: { about: 'load a DSL program with the verifier log and annotate every instruction', load: () => import('./cli/explain.ts') },
+  xlated: { about: 'a program beside what the kernel runs after verification', load: () => import('./cli/xlated.ts') },
   tc: { about: 'list, attach and detach tc (clsact) BPF filters', load: () => import('./cli/tc.ts') },
 };
 
