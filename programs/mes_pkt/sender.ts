@@ -11,7 +11,7 @@ const n = Number(count), gapNs = BigInt(Math.round(Number(intervalUs) * 1000));
 const payload = Buffer.alloc(Number(size ?? 16));
 const sock = dgram.createSocket('udp4');
 const t0 = process.hrtime.bigint();
-let sent = 0, inflight = 0;
+let sent = 0;
 
 function done(): void {
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -27,12 +27,11 @@ async function main(): Promise<void> {
       const wait = next - process.hrtime.bigint();
       if (wait > 2_000_000n) await new Promise((r) => setTimeout(r, Number(wait / 1_000_000n) - 1));
       while (process.hrtime.bigint() < next);
-      next += gapNs;
+      // pace from now: after a stall, keep the gap instead of sending a burst to catch up
+      next = process.hrtime.bigint() + gapNs;
     }
     payload.writeUInt32BE(i, 0); // sequence number, for readers that match by identity
-    inflight++;
     await new Promise<void>((resolve, reject) => sock.send(payload, Number(port), addr, (err) => {
-      inflight--;
       if (err) reject(err); else { sent++; resolve(); }
     }));
   }

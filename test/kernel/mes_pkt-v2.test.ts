@@ -37,30 +37,46 @@ function run(cmd: string, args: string[]): Promise<string> {
   });
 }
 
+/** Start one child per CPU, wait until all are ready, release them together; their {started, finished}. */
+async function onCpus(cpus: number[], args: string[]): Promise<{ started: number; finished: number }[]> {
+  const kids = cpus.map((cpu) => spawn('taskset', ['-c', String(cpu), process.execPath, '--import', 'tsx', 'test/support/testrun-child.ts', ...args], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] }));
+  const outputs = kids.map((k) => new Promise<string>((resolve, reject) => {
+    let out = '', err = '';
+    k.stdout!.on('data', (d) => (out += d));
+    k.stderr!.on('data', (d) => (err += d));
+    k.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`child exit ${code}: ${err}`))));
+  }));
+  await Promise.all(kids.map((k) => new Promise<void>((resolve) => {
+    const onData = (d: Buffer) => { if (d.toString().includes('ready')) { k.stdout!.off('data', onData); resolve(); } };
+    k.stdout!.on('data', onData);
+  })));
+  for (const k of kids) k.stdin!.write('go\n');
+  return (await Promise.all(outputs)).map((o) => JSON.parse(o.trim().split('\n').pop()!));
+}
+
 v2('two CPUs recording at once never claim the same pair slot', async () => {
   const dir = `/sys/fs/bpf/${uniqueName('tsbpf-conc')}`;
   mkdirSync(dir);
-  const maps = v2Maps(1 << 21);
+  const capacity = 1 << 20;
+  const maps = v2Maps(capacity);
   const live = { mes2_ctl: createMap(maps.ctl), mes2_seen: createMap(maps.seen), mes2_pairs: createMap(maps.pairs) };
   const start = loadProgram(mesStartV2(maps), { maps: live }), end = loadProgram(mesEndV2(maps), { maps: live });
   try {
     start.testRun({ data: new Uint8Array(readFileSync(MATCH)) }); // the start every end run matches
     end.pin(`${dir}/end`);
-    const repeat = 20000, rounds = 40; // 800k runs per CPU
-    const at = Date.now() + 2000;
-    const outs = await Promise.all([0, 1].map((cpu) =>
-      run('taskset', ['-c', String(cpu), process.execPath, '--import', 'tsx', 'test/support/testrun-child.ts', `${dir}/end`, MATCH, String(repeat), String(rounds), String(at)])));
-    const [a, b] = outs.map((o) => JSON.parse(o) as { started: number; finished: number });
+    // 4M runs per CPU (a few hundred ms each): far more claims than slots, so the ring fills
+    // and every later claim must still be counted exactly once
+    const repeat = 20000, rounds = 200;
+    const [a, b] = await onCpus([0, 1], [`${dir}/end`, MATCH, String(repeat), String(rounds)]);
     assert.ok(Math.min(a!.finished, b!.finished) > Math.max(a!.started, b!.started), `the two runs overlapped in time (${JSON.stringify([a, b])})`);
     const total = 2 * repeat * rounds;
     const ctl = live.mes2_ctl.mmap(), pairs = live.mes2_pairs.mmap();
     const c = new DataView(ctl.bytes.buffer, ctl.bytes.byteOffset), p = new DataView(pairs.bytes.buffer, pairs.bytes.byteOffset);
-    assert.is(c.getBigUint64(CTL.head, true), BigInt(total), 'every run claimed one slot');
-    assert.is(c.getBigUint64(CTL.lost, true), 0n);
+    assert.is(c.getBigUint64(CTL.head, true), BigInt(total), 'every run claimed its own slot number: no fetch-add was lost');
+    assert.is(c.getBigUint64(CTL.lost, true), BigInt(total - capacity), 'every claim past the ring is counted as lost');
     let written = 0;
-    for (let i = 0; i < total; i++) if (p.getBigUint64(i * PAIR.size + PAIR.end, true) !== 0n) written++;
-    assert.is(written, total, 'every claimed slot was written: no two runs shared one');
-    assert.is(p.getBigUint64(total * PAIR.size + PAIR.end, true), 0n, 'nothing beyond the claimed slots');
+    for (let i = 0; i < capacity; i++) if (p.getBigUint64(i * PAIR.size + PAIR.end, true) !== 0n) written++;
+    assert.is(written, capacity, 'each of the first claims wrote its own slot');
     ctl.close(); pairs.close();
   } finally {
     start.close(); end.close();
@@ -138,8 +154,9 @@ v2('a loss between the hooks: v2 pairs stay true and count the drops; the tutori
       // tutorial: index pairing; from the first drop on, start i meets the end of packet i+k
       assert.is(b.start_count, N);
       assert.is(b.end_count, N - N / 10);
+      // 81 pairs follow the first drop (seq 9); each spans at least one send gap
       const misaligned = b.samples.filter((s) => s.latency_ns > BigInt(gapUs * 1000 / 2)).length;
-      assert.ok(misaligned >= 75, `the tutorial misaligns ${misaligned} of ${b.pairs} pairs`);
+      assert.ok(misaligned >= 60, `the tutorial misaligns ${misaligned} of ${b.pairs} pairs`);
     } finally {
       drop.close();
     }
