@@ -15,6 +15,7 @@
  *
  * Jumps use raw slot offsets here; labels are resolved by link() and tested in dsl.test.ts.
  */
+import { clangMesStart } from '../../programs/mes_pkt/probe-clang.ts';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -345,46 +346,7 @@ table('ld_imm64', [
 // imm stays 0 in both until the map's fd is known.
 test('program: mes_start matches clang -O2 byte for byte', () => {
   const cntMap: MapRef = { name: 'mes_cnt' }, startMap: MapRef = { name: 'mes_start' };
-  const spec = program({ name: 'mes_start', type: 'sched_cls' }, (b) => {
-    b.ldx('u32', r2, r1, skb.data_end);
-    b.ldx('u32', r1, r1, skb.data);
-    b.mov(r3, r1);
-    b.add(r3, ETH_HLEN + IPV4_HLEN + UDP_HLEN);
-    b.jgt(r3, r2, 'pass');
-    b.ldField(r2, r1, eth.h_proto);
-    b.jne(r2, htons(ETH_P_IP), 'pass'); // 0x0800 in network order reads as 8
-    b.ldField(r2, r1, ipv4.protocol, ETH_HLEN);
-    b.jne(r2, IPPROTO_UDP, 'pass');
-    b.ldField(r1, r1, udp.dest, ETH_HLEN + IPV4_HLEN);
-    b.jne(r1, htons(5001), 'pass');
-    b.mov(r1, 0);
-    b.stx('u32', r10, -4, r1);
-    b.mov(r2, r10);
-    b.add(r2, -4);
-    b.ldMap(r1, cntMap);
-    b.call('map_lookup_elem');
-    b.mov(r6, r0);
-    b.jeq(r6, 0, 'pass');
-    b.ldx('u32', r1, r6, 0);
-    b.jgt(r1, 511, 'pass');
-    b.call('ktime_get_ns');
-    b.stx('u64', r10, -16, r0);
-    b.ldx('u32', r1, r6, 0);
-    b.stx('u32', r10, -4, r1);
-    b.mov(r2, r10);
-    b.add(r2, -4);
-    b.mov(r3, r10);
-    b.add(r3, -16);
-    b.ldMap(r1, startMap);
-    b.mov(r4, 0);
-    b.call('map_update_elem');
-    b.ldx('u32', r1, r6, 0);
-    b.add(r1, 1);
-    b.stx('u32', r6, 0, r1);
-    b.label('pass');
-    b.mov(r0, TC_ACT_OK);
-    b.exit();
-  });
+  const spec = clangMesStart(cntMap, startMap);
   const clang = `
     61 12 50 00 00 00 00 00  61 11 4c 00 00 00 00 00  bf 13 00 00 00 00 00 00  07 03 00 00 2a 00 00 00
     2d 23 20 00 00 00 00 00  69 12 0c 00 00 00 00 00  55 02 1e 00 08 00 00 00  71 12 17 00 00 00 00 00

@@ -10,6 +10,7 @@
  * kfunc calls (`call N` for all kinds), and the fetch/xchg/cmpxchg atomics (it prints them,
  * the u32 ones only with +alu32, but its parser rejects `r1 = atomic_fetch_add(...)`).
  */
+import { clangMesStart } from '../../programs/mes_pkt/probe-clang.ts';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
@@ -152,49 +153,6 @@ oracle('the clang -O2 reference: llvm-style listing of the DSL program matches l
   assert.equal(strip(ours), strip(section));
 });
 
-/** The tutorial's mes_start, written with the DSL the way the C reads. */
-function mesStart() {
-  const cnt = { name: 'map_mes_cnt' }, start = { name: 'map_mes_start' };
-  return program({ name: 'mes_start', type: 'sched_cls' }, (b) => {
-    b.ldx('u32', r2, r1, skb.data_end);
-    b.ldx('u32', r1, r1, skb.data);
-    b.mov(r3, r1);
-    b.add(r3, 42);
-    b.jgt(r3, r2, 'pass');
-    b.ldx('u16', r2, r1, 12);
-    b.jne(r2, 8, 'pass');
-    b.ldx('u8', r2, r1, 23);
-    b.jne(r2, 17, 'pass');
-    b.ldx('u16', r1, r1, 36);
-    b.jne(r1, 35091, 'pass');
-    b.mov(r1, 0);
-    b.stx('u32', r10, -4, r1);
-    b.mov(r2, r10);
-    b.add(r2, -4);
-    b.ldMap(r1, cnt);
-    b.call('map_lookup_elem');
-    b.mov(r6, r0);
-    b.jeq(r6, 0, 'pass');
-    b.ldx('u32', r1, r6, 0);
-    b.jgt(r1, 511, 'pass');
-    b.call('ktime_get_ns');
-    b.stx('u64', r10, -16, r0);
-    b.ldx('u32', r1, r6, 0);
-    b.stx('u32', r10, -4, r1);
-    b.mov(r2, r10);
-    b.add(r2, -4);
-    b.mov(r3, r10);
-    b.add(r3, -16);
-    b.ldMap(r1, start);
-    b.mov(r4, 0);
-    b.call('map_update_elem');
-    b.ldx('u32', r1, r6, 0);
-    b.add(r1, 1);
-    b.stx('u32', r6, 0, r1);
-    b.label('pass');
-    b.mov(r0, 0);
-    b.exit();
-  });
-}
+const mesStart = () => clangMesStart();
 
 test.run();
