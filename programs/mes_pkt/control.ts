@@ -7,7 +7,7 @@
 import { closeSync as close, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  BpfError, createMap, ensureBpffs, loadProgram, openPinnedMap, tcGlobals, unpin,
+  BpfError, createMap, ensureBpffs, onBpffs, findBpffs, loadProgram, openPinnedMap, tcGlobals, unpin,
   listPrograms, openProgramById, openPinnedFd, mapInfo, type BpfMap, type MapSpec, type Program,
 } from '../../src/syscall/index.ts';
 import {
@@ -55,8 +55,15 @@ export function probe(mode: Mode = 'v2', capacity = DEFAULT_CAPACITY): Probe {
 /** The pins either mode may have left: detach removes them all. */
 const ALL_PIN_NAMES = [...new Set([...probe('tutorial').maps, ...Object.values(v2Maps(16))].map((m) => m.name))];
 
+/**
+ * Where the pins live: tc's globals directory by default. bpffs is mounted at /sys/fs/bpf
+ * first if nobody has (as tc does), so a given --pin-dir under it works on a fresh machine too.
+ */
 export function pinDirOf(w: Where): string {
-  return w.pinDir ?? tcGlobals(ensureBpffs());
+  const bpffs = ensureBpffs();
+  if (w.pinDir === undefined) return tcGlobals(bpffs);
+  if (!onBpffs(w.pinDir)) throw new Error(`--pin-dir ${w.pinDir} is not on a bpf filesystem (bpffs is mounted at ${findBpffs().join(', ')}): choose a directory under ${bpffs}`);
+  return w.pinDir;
 }
 
 const pinPath = (dir: string, m: { name: string }): string => path.join(dir, m.name);

@@ -9,7 +9,7 @@ import { readFileSync, rmSync, mkdirSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { kernelSuite, uniqueName } from '../support/kernel.ts';
-import { createMap, loadProgram } from '../../src/syscall/index.ts';
+import { createMap, ensureBpffs, loadProgram } from '../../src/syscall/index.ts';
 import {
   attachBpf, detachBpf, routeSocket,
 } from '../../src/netlink/index.ts';
@@ -55,7 +55,7 @@ async function onCpus(cpus: number[], args: string[]): Promise<{ started: number
 }
 
 v2('two CPUs recording at once never claim the same pair slot', async () => {
-  const dir = `/sys/fs/bpf/${uniqueName('tsbpf-conc')}`;
+  const dir = `${ensureBpffs()}/${uniqueName('tsbpf-conc')}`;
   mkdirSync(dir);
   const capacity = 1 << 20;
   const maps = v2Maps(capacity);
