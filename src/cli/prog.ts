@@ -9,7 +9,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import {
-  fdInfo, listInstructions, listPrograms, loadedAt, openPinnedProgram, openProgramById, progInfo, rawInstructions, xlatedMapIds,
+  fdInfo, listInstructions, listPrograms, loadedAt, openPinnedProgram, openProgramById, progInfo, rawInstructions,
   type Program, type ProgInfo,
 } from '../syscall/index.ts';
 import { formatInstruction } from '../asm/disasm.ts';
@@ -115,11 +115,11 @@ export async function run(argv: string[]): Promise<number> {
       if (v.json) {
         process.stdout.write(json(insns.map((i) => {
           let text: string;
-          try { text = formatInstruction(i); } catch { text = `.raw op 0x${i.op.toString(16)}`; }
-          return { disasm: xlatedMapIds(text) };
+          try { text = formatInstruction(i, { mapIds: true }); } catch { text = `.raw op 0x${i.op.toString(16)}`; }
+          return { disasm: text };
         })));
       } else {
-        process.stdout.write(xlatedMapIds(listInstructions(insns)));
+        process.stdout.write(listInstructions(insns, { mapIds: true }));
       }
       return 0;
     }

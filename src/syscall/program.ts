@@ -99,20 +99,12 @@ export function listInstructions(insns: readonly Instruction[], opts: ListingOpt
     let slot = 0, out = '';
     for (const i of insns) {
       let text: string;
-      try { text = formatInstruction(i); } catch { text = `.raw ${Array.from(encode([i]), (b) => b.toString(16).padStart(2, '0')).join(' ')}`; }
+      try { text = formatInstruction(i, opts); } catch { text = `.raw ${Array.from(encode([i]), (b) => b.toString(16).padStart(2, '0')).join(' ')}`; }
       out += `${String(slot).padStart(4)}: ${text}\n`;
       slot += slots(i);
     }
     return out;
   }
-}
-
-/**
- * In translated code the kernel puts map ids where the loader put fds (bpf_insn_prepare_dump),
- * so a listing of it says map[id:N], as bpftool does.
- */
-export function xlatedMapIds(text: string): string {
-  return text.replace(/map\[fd:(\d+)\]/g, 'map[id:$1]');
 }
 
 function findMap(ref: MapRef, maps: MapBindings | undefined): BpfMap<unknown, unknown> | undefined {
@@ -182,9 +174,12 @@ export class Program implements Disposable {
     return rawInstructions(x);
   }
 
-  /** xlated() as a listing, through the disassembler. */
+  /**
+   * xlated() as a listing, through the disassembler. In translated code the kernel puts map ids
+   * where the loader put fds (bpf_insn_prepare_dump), so it says map[id:N], as bpftool does.
+   */
   xlatedListing(opts: ListingOptions = {}): string {
-    return xlatedMapIds(listInstructions(this.xlated(), opts));
+    return listInstructions(this.xlated(), { mapIds: true, ...opts });
   }
 
   /** The JIT's machine code. */

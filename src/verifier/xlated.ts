@@ -183,8 +183,8 @@ export interface SideBySide {
 
 /** Text of xlated instructions: labels carried over from the original, helper calls named, map ids shown. */
 function xlatedTexts(xlated: readonly Instruction[], labels: ReadonlyMap<string, number>, opts: AlignOptions): string[] {
-  return listing(xlated, { labels, comments: false }).map((l) => {
-    let t = l.text.replace(/map\[fd:(\d+)\]/g, 'map[id:$1]');
+  return listing(xlated, { labels, comments: false, mapIds: true }).map((l) => {
+    let t = l.text;
     if (isCall(l.insn) && l.insn.src === CallKind.helper) {
       const name = opts.callName?.(l.insn.imm);
       t = name ? `call ${name}#${l.insn.imm}` : `call ${l.insn.imm}`;
