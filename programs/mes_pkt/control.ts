@@ -60,8 +60,17 @@ const ALL_PIN_NAMES = [...new Set([...probe('tutorial').maps, ...Object.values(v
  * first if nobody has (as tc does), so a given --pin-dir under it works on a fresh machine too.
  */
 export function pinDirOf(w: Where): string {
-  const bpffs = ensureBpffs();
-  if (w.pinDir === undefined) return tcGlobals(bpffs);
+  let bpffs: string;
+  try {
+    bpffs = ensureBpffs();
+    if (w.pinDir === undefined) return tcGlobals(bpffs);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM' || /EPERM|EACCES/.test((e as Error).message)) {
+      throw new Error(`${(e as Error).message}\nmes_pkt needs root (CAP_BPF and CAP_NET_ADMIN, and CAP_SYS_ADMIN to mount bpffs): run it with sudo`);
+    }
+    throw e;
+  }
   if (!onBpffs(w.pinDir)) throw new Error(`--pin-dir ${w.pinDir} is not on a bpf filesystem (bpffs is mounted at ${findBpffs().join(', ')}): choose a directory under ${bpffs}`);
   return w.pinDir;
 }
