@@ -5,17 +5,18 @@
  *                        sequence number `send` writes into the first 4 payload bytes.
  *                        Distinct packets write distinct slots: nothing to race on.
  *   mes_end   (egress)   finds the start by identity, marks it matched, claims the next pair
- *                        slot with an atomic fetch-add and writes {start, end, id} there, and
- *                        counts the latency into an in-kernel log2 histogram. A full pair ring
- *                        and an end without a start are counted, never silently dropped; the
- *                        histogram counts every matched packet, recorded in the ring or not.
+ *                        slot of a ring with an atomic fetch-add, writes {start, end, id, seq}
+ *                        there, and counts the latency into an in-kernel log2 histogram.
+ *                        The ring never stops: a pair overwritten before anyone read it is
+ *                        counted as lost, and an end without a start as unmatched; the
+ *                        histogram counts every matched packet.
  *
  * Every map is a single-entry BPF_F_MMAPABLE array reached with a direct map-value load
  * (LD_IMM64 BPF_PSEUDO_MAP_VALUE): no map_lookup_elem call, no NULL check, no map_update_elem;
  * user space reads them by mmap.
  */
 import {
-  program, r0, r1, r2, r3, r6, r7, r8, skb, eth, ipv4, udp, htons,
+  program, r0, r1, r2, r3, r4, r6, r7, r8, skb, eth, ipv4, udp, htons,
   ETH_HLEN, IPV4_HLEN, UDP_HLEN, ETH_P_IP, IPPROTO_UDP, TC_ACT_OK, type ProgramSpec,
 } from '../../src/asm/index.ts';
 import { MES_PORT } from './probe.ts';
@@ -30,14 +31,18 @@ const PAYLOAD = ETH_HLEN + IPV4_HLEN + UDP_HLEN;
 export const SEEN_SLOTS = 1 << 16;
 export const SEEN = { size: 16, ts: 0, id: 8, matched: 12 } as const;
 
-/** One pair record: start and end timestamps and the identity. */
-export const PAIR = { size: 32, shift: 5, start: 0, end: 8, id: 16 } as const;
+/**
+ * One pair record: start and end timestamps, the identity, and seq = (ring index + 1) mod 2^32,
+ * which is 0 while the record is being written: a reader trusts a record only when seq is its
+ * index + 1 before and after reading it.
+ */
+export const PAIR = { size: 32, shift: 5, start: 0, end: 8, id: 16, seq: 20 } as const;
 
 /** The control block: the pair ring's head and tail, loss counters and the histogram. */
 export const CTL = {
-  head: 0, // pairs claimed by mes_end (atomic fetch-add)
+  head: 0, // pairs claimed by mes_end (atomic fetch-add): every matched end
   tail: 8, // pairs consumed by `watch` (written by user space)
-  lost: 16, // pairs not recorded: the ring was full
+  lost: 16, // pairs overwritten before anyone read them: the ring was full
   unmatchedEnd: 24, // ends whose start was not in the seen table
   hist: 32, // HIST_BUCKETS u64: bucket b counts latencies in [2^b, 2^(b+1)) ns; 31 is "2^31 ns and more"
   size: 32 + 32 * 8,
@@ -120,19 +125,25 @@ export function mesEndV2(maps: V2Maps): ProgramSpec {
     b.st('u32', r7, SEEN.matched, 1);
     b.ldMapValue(r1, maps.ctl, 0);
     b.mov(r2, 1);
-    b.atomic('fetch_add', 'u64', r1, CTL.head, r2).comment('claim a pair slot: r2 = old head');
+    b.atomic('fetch_add', 'u64', r1, CTL.head, r2).comment('claim a pair slot: r2 = ring index');
     b.ldx('u64', r3, r1, CTL.tail);
     b.add(r3, capacity);
-    b.jge(r2, r3, 'full').comment('head >= tail + capacity');
+    b.jlt(r2, r3, 'write').comment('index < tail + capacity: the slot was read already');
+    b.mov(r3, 1);
+    b.atomic('add', 'u64', r1, CTL.lost, r3).comment('overwriting a pair nobody read: count it');
+    b.label('write');
+    b.mov(r4, r2);
+    b.add(r4, 1).comment('seq = index + 1');
     b.and(r2, capacity - 1);
     b.lsh(r2, PAIR.shift);
     b.ldMapValue(r3, maps.pairs, 0);
     b.add(r3, r2);
-    b.stx('u32', r3, PAIR.id, r6);
+    b.st('u32', r3, PAIR.seq, 0).comment('seq 0: being written');
     b.stx('u64', r3, PAIR.start, r8);
-    b.stx('u64', r3, PAIR.end, r0).comment('written last: a non-zero end marks the pair complete');
+    b.stx('u64', r3, PAIR.end, r0);
+    b.stx('u32', r3, PAIR.id, r6);
+    b.stx('u32', r3, PAIR.seq, r4).comment('published');
     // bucket = min(floor(log2(end - start)), 31), by binary search over the bit length
-    b.label('hist');
     b.sub(r0, r8);
     b.mov(r2, 0);
     for (const bits of [16, 8, 4, 2]) {
@@ -151,10 +162,6 @@ export function mesEndV2(maps: V2Maps): ProgramSpec {
     b.label('pass');
     b.mov(r0, TC_ACT_OK);
     b.exit();
-    b.label('full');
-    b.mov(r2, 1);
-    b.atomic('add', 'u64', r1, CTL.lost, r2).comment('ring full: the pair is lost, its latency still counts');
-    b.ja('hist');
     b.label('unmatched');
     b.ldMapValue(r1, maps.ctl, 0);
     b.mov(r2, 1);

@@ -65,33 +65,45 @@ function counters(ctl: DataView): Counters {
   return { head: u64(CTL.head), tail: u64(CTL.tail), lost: Number(u64(CTL.lost)), unmatchedEnds: Number(u64(CTL.unmatchedEnd)), hist };
 }
 
-/** Complete pairs from `from` up to head (stops at the first pair still being written). */
-function pairsFrom(dv: DataView, capacity: number, from: bigint, head: bigint): { samples: Sample[]; next: bigint } {
-  const mask = BigInt(capacity - 1);
+/**
+ * Published pairs from `from` up to head. The ring only keeps the last `capacity` claims, so
+ * reading starts at head - capacity at the earliest. A record counts when its seq is index + 1
+ * both before and after it is read (the writer zeroes seq first and publishes it last); one
+ * that a newer claim already overwrote is skipped, and the first one still being written
+ * stops the read so a later pass picks it up.
+ */
+function pairsFrom(dv: DataView, capacity: number, from: bigint, head: bigint): { samples: Sample[]; next: bigint; skipped: number } {
+  const cap = BigInt(capacity), mask = cap - 1n;
   const samples: Sample[] = [];
-  let i = from;
-  const stop = head < from + BigInt(capacity) ? head : from + BigInt(capacity);
-  for (; i < stop; i++) {
+  let i = head > from + cap ? head - cap : from;
+  let skipped = 0;
+  for (; i < head; i++) {
     const off = Number(i & mask) * PAIR.size;
-    const end = dv.getBigUint64(off + PAIR.end, true);
-    if (end === 0n) break; // claimed, not yet written
+    const want = Number((i + 1n) & 0xffffffffn);
+    const seq = dv.getUint32(off + PAIR.seq, true);
+    if (seq !== want) {
+      // lapped by a writer ahead of us (its seq is a later index with our slot): gone, skip
+      if (seq !== 0 && ((seq - want) >>> 0) < 0x80000000) { skipped++; continue; }
+      break; // claimed, not yet published
+    }
     const start = dv.getBigUint64(off + PAIR.start, true);
-    samples.push({ index: Number(i), start_ns: start, end_ns: end, latency_ns: end - start, id: dv.getUint32(off + PAIR.id, true) });
+    const end = dv.getBigUint64(off + PAIR.end, true);
+    const id = dv.getUint32(off + PAIR.id, true);
+    if (dv.getUint32(off + PAIR.seq, true) !== want) { skipped++; continue; } // overwritten while we read
+    samples.push({ index: Number(i), start_ns: start, end_ns: end, latency_ns: end - start, id });
   }
-  return { samples, next: i };
+  return { samples, next: i, skipped };
 }
 
-/** Starts in the seen table, and how many no end has matched. */
-function seenCounts(dv: DataView): { starts: number; unmatched: number; unmatchedIds: number[] } {
-  let starts = 0;
+/** Starts in the seen table that no end has matched, by id. */
+function seenCounts(dv: DataView): { unmatched: number; unmatchedIds: number[] } {
   const unmatchedIds: number[] = [];
   for (let j = 0; j < SEEN_SLOTS; j++) {
     const off = j * SEEN.size;
     if (dv.getBigUint64(off + SEEN.ts, true) === 0n) continue;
-    starts++;
     if (dv.getUint32(off + SEEN.matched, true) === 0) unmatchedIds.push(dv.getUint32(off + SEEN.id, true));
   }
-  return { starts, unmatched: unmatchedIds.length, unmatchedIds };
+  return { unmatched: unmatchedIds.length, unmatchedIds };
 }
 
 export interface V2Reading {
@@ -109,7 +121,9 @@ export function readV2(dir: string): V2Reading {
     const seen = seenCounts(m.seen.dv);
     const stats: Stats = {
       mode: 'v2',
-      ...summarize(samples, seen.starts, Number(c.head) + c.unmatchedEnds),
+      // every matched end claimed one ring index (head); the starts are those plus the ones
+      // still unmatched (the seen table holds only the last 65536, so count, don't scan)
+      ...summarize(samples, Number(c.head) + seen.unmatched, Number(c.head) + c.unmatchedEnds),
       unmatched_starts: seen.unmatched,
       unmatched_ends: c.unmatchedEnds,
       lost: c.lost,
@@ -165,9 +179,7 @@ export async function watchV2(dir: string, onTick: (t: WatchTick) => void, opts:
       if (opts.signal?.aborted) break;
       const c = counters(m.ctl.dv);
       const { samples, next } = pairsFrom(m.pairs.dv, m.capacity, c.tail, c.head);
-      // zero what was read before handing the slots back: a zero end marks "not yet written"
-      const mask = BigInt(m.capacity - 1);
-      for (let i = c.tail; i < next; i++) m.pairs.view.bytes.fill(0, Number(i & mask) * PAIR.size, Number(i & mask) * PAIR.size + PAIR.size);
+      // hand the read slots back: the kernel counts a claim as lost only past tail + capacity
       m.ctl.dv.setBigUint64(CTL.tail, next, true);
       total += samples.length;
       const s = summarize(samples, 0, 0);

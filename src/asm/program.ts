@@ -52,7 +52,12 @@ const HERE = new URL('.', import.meta.url).pathname;
 
 /** The first stack frame outside src/asm: the DSL line that asked for this instruction. */
 function callerLine(): string | undefined {
+  // Only the few frames above the builder matter; formatting the whole stack (with source
+  // maps under tsx) was most of the time a program took to build.
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 8;
   const stack = new Error().stack?.split('\n') ?? [];
+  Error.stackTraceLimit = limit;
   for (const line of stack.slice(1)) {
     const m = line.match(/\(?((?:file:\/\/)?\/[^\s()]+):(\d+):\d+\)?$/);
     if (!m) continue;

@@ -72,11 +72,19 @@ v2('two CPUs recording at once never claim the same pair slot', async () => {
     const total = 2 * repeat * rounds;
     const ctl = live.mes2_ctl.mmap(), pairs = live.mes2_pairs.mmap();
     const c = new DataView(ctl.bytes.buffer, ctl.bytes.byteOffset), p = new DataView(pairs.bytes.buffer, pairs.bytes.byteOffset);
-    assert.is(c.getBigUint64(CTL.head, true), BigInt(total), 'every run claimed its own slot number: no fetch-add was lost');
-    assert.is(c.getBigUint64(CTL.lost, true), BigInt(total - capacity), 'every claim past the ring is counted as lost');
-    let written = 0;
-    for (let i = 0; i < capacity; i++) if (p.getBigUint64(i * PAIR.size + PAIR.end, true) !== 0n) written++;
-    assert.is(written, capacity, 'each of the first claims wrote its own slot');
+    assert.is(c.getBigUint64(CTL.head, true), BigInt(total), 'every run claimed its own ring index: no fetch-add was lost');
+    assert.is(c.getBigUint64(CTL.lost, true), BigInt(total - capacity), 'every claim that overwrote an unread pair is counted');
+    // the ring holds the last `capacity` claims: in slot j, a distinct index congruent to j
+    const seqs = new Set<number>();
+    let newest = 0;
+    for (let j = 0; j < capacity; j++) {
+      const seq = p.getUint32(j * PAIR.size + PAIR.seq, true);
+      assert.ok(seq !== 0 && ((seq - 1) & (capacity - 1)) === j, `slot ${j} holds index ${seq - 1}`);
+      seqs.add(seq);
+      newest = Math.max(newest, seq);
+    }
+    assert.is(seqs.size, capacity, 'no index was written to two slots');
+    assert.is(newest, total, 'the last claim is in the ring');
     ctl.close(); pairs.close();
   } finally {
     start.close(); end.close();
@@ -163,17 +171,30 @@ v2('a loss between the hooks: v2 pairs stay true and count the drops; the tutori
   });
 });
 
-v2('more packets than the ring holds: an exact overflow count; the histogram still counts all', async () => {
-  await onTestbed((t, pinDir) => {
+v2('more packets than the ring holds: an exact overflow count, the newest kept; watch then drains and the ring goes on', async () => {
+  await onTestbed(async (t, pinDir) => {
     attach(t.v1, t.v2, { pinDir, capacity: 16 });
     send({ prefix: prefixOf(t), count: 40, intervalUs: 100, port: 5001, size: 16 });
     const s = show({ pinDir });
     assert.is(s.pairs, 16);
     assert.is(s.lost, 24);
+    assert.is(s.start_count, 40);
     assert.is(s.end_count, 40);
     assert.is(s.unmatched_starts, 0);
     assert.is(s.kernel_histogram!.reduce((x, y) => x + y, 0), 40);
-    assert.equal(s.samples.map((x) => x.id), Array.from({ length: 16 }, (_, i) => i), 'the first 16 are kept');
+    assert.equal(s.samples.map((x) => x.id), Array.from({ length: 16 }, (_, i) => 24 + i), 'the newest 16 are kept');
+
+    // drain, then 10 more: the ring did not stall
+    const got: number[] = [];
+    await watchV2(pinDir, (tick) => got.push(tick.pairs), { intervalMs: 20, seconds: 0.05 });
+    assert.is(got.reduce((a, b) => a + b, 0), 16);
+    const stop = new AbortController();
+    const watching = watchV2(pinDir, () => {}, { intervalMs: 5, signal: stop.signal });
+    await run('ip', ['netns', 'exec', t.ns1, process.execPath, '--import', 'tsx', 'programs/mes_pkt/sender.ts', t.addr2, '5001', '10', '1000']);
+    await new Promise((r) => setTimeout(r, 30));
+    stop.abort();
+    assert.is(await watching, 10, 'new pairs are delivered after the overflow');
+    assert.is(show({ pinDir }).lost, 24, 'and none of them was lost');
   });
 });
 
