@@ -280,7 +280,7 @@ try {
       const r = send({ prefix, count: PACKETS, intervalUs: 0, port: 5001, size: 16 });
       const rate = r.sent / r.seconds;
       const s = show({ pinDir });
-      console.log(`   ${pad(mode, 9)} sent ${r.sent} in ${r.seconds.toFixed(2)} s (${f0(rate)} pkt/s); starts ${s.start_count}${mode === 'v2' ? '' : ''}, ends ${s.end_count}, pairs ${s.pairs}` +
+      console.log(`   ${pad(mode, 9)} sent ${r.sent} in ${r.seconds.toFixed(2)} s (${f0(rate)} pkt/s); starts ${s.start_count}, ends ${s.end_count}, pairs ${s.pairs}` +
         (mode === 'v2' ? `, lost ${s.lost}, unmatched starts ${s.unmatched_starts}, unmatched ends ${s.unmatched_ends}, in-kernel histogram ${s.kernel_histogram!.reduce((a, b) => a + b, 0)}` : `, unrecorded ${r.sent - s.pairs}`) +
         `; p50 ${s.p50_ns} ns, p99 ${s.p99_ns} ns, reverse ${s.reverse}`);
       row(`${mode}: send rate, ${PACKETS} datagrams (pkt/s)`, f0(rate), '', '', '');
