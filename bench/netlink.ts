@@ -11,7 +11,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { errnoName, mount } from '../src/ffi.ts';
+import { ensureBpffs } from '../src/syscall/bpffs.ts';
 import type { Program } from '../src/syscall/program.ts';
 import * as nl from '../src/netlink/index.ts';
 import { loadSchedCls } from '../test/fixtures/netlink/load-prog.ts';
@@ -75,8 +75,7 @@ try {
 
   // 3. The tutorial's four tc commands, as subprocesses.
   bpffs = mkdtempSync(join(tmpdir(), 'tsbpf-bench-bpffs-'));
-  const m = mount('bpf', bpffs, 'bpf');
-  if (m < 0) throw new Error(`mount bpffs: ${errnoName(m)}`);
+  ensureBpffs({ path: bpffs }); // a private mount, removed below
   pIn.pin(join(bpffs, 'in'));
   pEg.pin(join(bpffs, 'eg'));
   const tc = (...a: string[]) => { const r = spawnSync('tc', ['-n', ns, ...a]); if (r.status !== 0) throw new Error(`tc ${a.join(' ')}: ${r.stderr}`); };
