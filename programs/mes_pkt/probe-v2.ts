@@ -15,17 +15,13 @@
  * (LD_IMM64 BPF_PSEUDO_MAP_VALUE): no map_lookup_elem call, no NULL check, no map_update_elem;
  * user space reads them by mmap.
  */
-import {
-  program, r0, r1, r2, r3, r4, r6, r7, r8, skb, eth, ipv4, udp, htons,
-  ETH_HLEN, IPV4_HLEN, UDP_HLEN, ETH_P_IP, IPPROTO_UDP, TC_ACT_OK, type ProgramSpec,
-} from '../../src/asm/index.ts';
-import { MES_PORT } from './probe.ts';
+import { program, r0, r1, r2, r3, r4, r6, r7, r8, TC_ACT_OK, type Builder, type ProgramSpec } from '../../src/asm/index.ts';
+import { checkPkt, PAYLOAD } from './check.ts';
 
 const MMAPABLE = 1 << 10; // BPF_F_MMAPABLE
 
 /** Payload bytes the probe reads: the sequence number `send` puts first. */
 export const ID_BYTES = 4;
-const PAYLOAD = ETH_HLEN + IPV4_HLEN + UDP_HLEN;
 
 /** Seen table: starts by identity; 2^16 packets may be in flight between the hooks. */
 export const SEEN_SLOTS = 1 << 16;
@@ -74,19 +70,9 @@ export function checkCapacity(capacity: number): void {
   }
 }
 
-/** The packet check both entries share: UDP/IPv4 to port 5001 with the 4-byte id in reach. */
-function checkPacket(b: Parameters<Parameters<typeof program>[1]>[0]): void {
-  b.ldx('u32', r2, r1, skb.data_end);
-  b.ldx('u32', r1, r1, skb.data);
-  b.mov(r3, r1);
-  b.add(r3, PAYLOAD + ID_BYTES);
-  b.jgt(r3, r2, 'pass').comment('too short for the id');
-  b.ldField(r2, r1, eth.h_proto);
-  b.jne(r2, htons(ETH_P_IP), 'pass').comment('not IPv4');
-  b.ldField(r2, r1, ipv4.protocol, ETH_HLEN);
-  b.jne(r2, IPPROTO_UDP, 'pass').comment('not UDP');
-  b.ldField(r2, r1, udp.dest, ETH_HLEN + IPV4_HLEN);
-  b.jne(r2, htons(MES_PORT), 'pass').comment(`not port ${MES_PORT}`);
+/** The packet check, then the packet's identity in r6 and the time in r0. */
+function checkAndStamp(b: Builder): void {
+  checkPkt(b, ID_BYTES);
   b.ldx('u32', r6, r1, PAYLOAD).comment('id: the first 4 payload bytes');
   b.be(r6, 32).comment('network to host order: consecutive ids take consecutive slots');
   b.call('ktime_get_ns').comment('r0 = now');
@@ -94,7 +80,7 @@ function checkPacket(b: Parameters<Parameters<typeof program>[1]>[0]): void {
 
 export function mesStartV2(maps: V2Maps): ProgramSpec {
   return program({ name: 'mes_start', type: 'sched_cls', license: 'GPL' }, (b) => {
-    checkPacket(b);
+    checkAndStamp(b);
     b.mov(r1, r6);
     b.and(r1, SEEN_SLOTS - 1);
     b.lsh(r1, 4).comment('seen slot of this id');
@@ -112,7 +98,7 @@ export function mesStartV2(maps: V2Maps): ProgramSpec {
 export function mesEndV2(maps: V2Maps): ProgramSpec {
   const capacity = maps.pairs.valueSize / PAIR.size;
   return program({ name: 'mes_end', type: 'sched_cls', license: 'GPL' }, (b) => {
-    checkPacket(b);
+    checkAndStamp(b);
     b.mov(r1, r6);
     b.and(r1, SEEN_SLOTS - 1);
     b.lsh(r1, 4);

@@ -5,14 +5,13 @@
  *   mes_end   (tc egress)  stamps bpf_ktime_get_ns() into map_mes_end[cnt[1]++]
  * for UDP/IPv4 datagrams to port 5001, and lets every packet through (TC_ACT_OK).
  */
-import {
-  program, r0, r1, r2, r3, r4, r6, r7, r10, skb, eth, ipv4, udp, htons,
-  ETH_HLEN, IPV4_HLEN, UDP_HLEN, ETH_P_IP, IPPROTO_UDP, TC_ACT_OK, type ProgramSpec,
-} from '../../src/asm/index.ts';
+import { program, r0, r1, r2, r3, r4, r6, r7, r10, TC_ACT_OK, type ProgramSpec } from '../../src/asm/index.ts';
+import { checkPkt, MES_PORT } from './check.ts';
+
+export { MES_PORT };
 
 /** MES_DATA_SIZE in the tutorial: how many timestamps each map holds. */
 export const MES_SLOTS = 512;
-export const MES_PORT = 5001;
 /** Index of each entry's next free slot in map_mes_cnt. */
 export const CNT_START = 0;
 export const CNT_END = 1;
@@ -40,22 +39,7 @@ export const maps = {
  */
 function stamp(name: string, cntIdx: number, tsMap: ProbeMapSpec): ProgramSpec {
   return program({ name, type: 'sched_cls', license: 'GPL' }, (b) => {
-    // void *data_end = (void *)(long)skb->data_end; void *data = (void *)(long)skb->data;
-    b.ldx('u32', r2, r1, skb.data_end);
-    b.ldx('u32', r1, r1, skb.data);
-    // if (data + sizeof(ethhdr) + sizeof(iphdr) + sizeof(udphdr) > data_end) return TC_ACT_OK;
-    b.mov(r3, r1);
-    b.add(r3, ETH_HLEN + IPV4_HLEN + UDP_HLEN);
-    b.jgt(r3, r2, 'pass').comment('packet too short');
-    // if (eth->h_proto != htons(ETH_P_IP)) …
-    b.ldField(r2, r1, eth.h_proto);
-    b.jne(r2, htons(ETH_P_IP), 'pass').comment('not IPv4');
-    // if (ip->protocol != IPPROTO_UDP) …
-    b.ldField(r2, r1, ipv4.protocol, ETH_HLEN);
-    b.jne(r2, IPPROTO_UDP, 'pass').comment('not UDP');
-    // if (udp->dest != htons(5001)) …
-    b.ldField(r1, r1, udp.dest, ETH_HLEN + IPV4_HLEN);
-    b.jne(r1, htons(MES_PORT), 'pass').comment(`not port ${MES_PORT}`);
+    checkPkt(b);
     // cnt = bpf_map_lookup_elem(&map_mes_cnt, &idx);
     b.st('u32', r10, -4, cntIdx).comment('idx = counter index');
     b.mov(r2, r10);

@@ -29,11 +29,13 @@ t('explain mes_start: R1=ctx() at 0, pkt pointers after the data loads, source l
   assert.is(reg(0, 'R2')?.type, 'pkt_end');
   assert.is(reg(1, 'R1')?.type, 'pkt');
   assert.is(reg(4, 'R3')?.fields.r, '42', 'after the data_end check 42 bytes are proven');
-  for (const i of x.insns) assert.match(i.source ?? '', /^programs\/mes_pkt\/probe\.ts:\d+$/);
+  // the packet check lives in check.ts (check_pkt() of the tutorial), the rest in probe.ts
+  for (const i of x.insns) assert.match(i.source ?? '', /^programs\/mes_pkt\/(probe|check)\.ts:\d+$/);
+  assert.ok(x.insns.some((i) => i.source?.startsWith('programs/mes_pkt/probe.ts')));
   assert.ok((x.stats.processed ?? 0) > 0);
   const text = renderExplain(x);
   assert.match(text, /start: R1=ctx\(\) R10=fp0/);
-  assert.match(text, /0: r2 = \*\(u32 \*\)\(r1 \+ 80\) +programs\/mes_pkt\/probe\.ts:\d+ +R1=ctx\(\) R2(_w)?=pkt_end\(\)/);
+  assert.match(text, /0: r2 = \*\(u32 \*\)\(r1 \+ 80\) +programs\/mes_pkt\/check\.ts:\d+ +R1=ctx\(\) R2(_w)?=pkt_end\(\)/);
 });
 
 t('explain a rejected lesson: the failing instruction is marked, with the message and why', async () => {
