@@ -25,7 +25,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { program, r0, r1, r2, r3, skb, slots, ETH_HLEN, IPV4_HLEN, UDP_HLEN, TC_ACT, TC_ACT_SHOT, type ProgramSpec } from '../src/asm/index.ts';
+import { program, r0, slots, type ProgramSpec } from '../src/asm/index.ts';
 import { createMap, loadProgram, type BpfMap, type Program } from '../src/syscall/index.ts';
 import { attachBpf, detachBpf, routeSocket } from '../src/netlink/index.ts';
 import { maps as tutMaps, mesEnd, mesStart, MES_SLOTS } from '../programs/mes_pkt/probe.ts';
@@ -33,6 +33,7 @@ import { CTL, mesEndV2, mesStartV2, v2Maps } from '../programs/mes_pkt/probe-v2.
 import { attach, detach, show } from '../programs/mes_pkt/control.ts';
 import { watchV2 } from '../programs/mes_pkt/reader-v2.ts';
 import { testbedDown, testbedUp, type Testbed } from '../programs/mes_pkt/testbed.ts';
+import { dropEveryNth } from '../programs/mes_pkt/dropper.ts';
 import { send } from '../programs/mes_pkt.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -309,24 +310,7 @@ try {
   // 5. a loss between the hooks
   const N_DROP = 100, GAP_US = 300;
   console.log(`\n5. ${N_DROP} datagrams ${GAP_US} us apart; a filter ahead of mes_end on ${tb.v2} egress drops ids ending in 9`);
-  const dropper = loadProgram(program({ name: 'bench_drop10', type: 'sched_cls', license: 'GPL' }, (b) => {
-    b.ldx('u32', r2, r1, skb.data_end);
-    b.ldx('u32', r1, r1, skb.data);
-    b.mov(r3, r1);
-    b.add(r3, ETH_HLEN + IPV4_HLEN + UDP_HLEN + 4);
-    b.jgt(r3, r2, 'pass');
-    b.ldx('u16', r2, r1, ETH_HLEN + IPV4_HLEN + 2);
-    b.jne(r2, 0x8913, 'pass'); // htons(5001)
-    b.ldx('u32', r2, r1, ETH_HLEN + IPV4_HLEN + UDP_HLEN);
-    b.be(r2, 32);
-    b.mod(r2, 10);
-    b.jne(r2, 9, 'pass');
-    b.mov(r0, TC_ACT_SHOT);
-    b.exit();
-    b.label('pass');
-    b.mov(r0, TC_ACT.UNSPEC); // continue to the next filter (mes_end); TC_ACT_OK would end classification
-    b.exit();
-  }));
+  const dropper = loadProgram(dropEveryNth(10));
   try {
     for (const mode of ['v2', 'tutorial'] as const) {
       attach(tb.v1, tb.v2, { pinDir, mode });

@@ -7,7 +7,7 @@
  * (unlinked()): the lesson shows both what the assembler says and what the kernel says when
  * the assembler is bypassed. The fix uses a label, and the linker counts the slots.
  */
-import { program, r0, r1, r3, skb, TC_ACT_OK, type Builder, type ProgramSpec } from '../../src/asm/index.ts';
+import { program, r0, r1, r3, skb, TC_ACT_OK, type Builder } from '../../src/asm/index.ts';
 import { unlinked, type Lesson } from './lesson.ts';
 
 /** The default mark: a 64-bit constant, so it needs LD_IMM64. */

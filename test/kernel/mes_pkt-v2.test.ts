@@ -13,11 +13,9 @@ import { createMap, ensureBpffs, loadProgram } from '../../src/syscall/index.ts'
 import {
   attachBpf, detachBpf, routeSocket,
 } from '../../src/netlink/index.ts';
-import {
-  program, r0, r1, r2, r3, skb, ETH_HLEN, IPV4_HLEN, UDP_HLEN, TC_ACT, TC_ACT_SHOT,
-} from '../../src/asm/index.ts';
 import { CTL, PAIR, mesEndV2, mesStartV2, v2Maps } from '../../programs/mes_pkt/probe-v2.ts';
 import { attach, detach, show } from '../../programs/mes_pkt/control.ts';
+import { dropEveryNth } from '../../programs/mes_pkt/dropper.ts';
 import { watchV2 } from '../../programs/mes_pkt/reader-v2.ts';
 import { testbedDown, testbedUp, type Testbed } from '../../programs/mes_pkt/testbed.ts';
 import { send } from '../../programs/mes_pkt.ts';
@@ -93,25 +91,7 @@ v2('two CPUs recording at once never claim the same pair slot', async () => {
   }
 });
 
-/** Drops UDP:5001 datagrams whose sequence number ends in 9: one in ten, between the hooks. */
-const dropper = program({ name: 'drop_every10', type: 'sched_cls', license: 'GPL' }, (b) => {
-  b.ldx('u32', r2, r1, skb.data_end);
-  b.ldx('u32', r1, r1, skb.data);
-  b.mov(r3, r1);
-  b.add(r3, ETH_HLEN + IPV4_HLEN + UDP_HLEN + 4);
-  b.jgt(r3, r2, 'pass');
-  b.ldx('u16', r2, r1, ETH_HLEN + IPV4_HLEN + 2);
-  b.jne(r2, 0x8913, 'pass'); // htons(5001)
-  b.ldx('u32', r2, r1, ETH_HLEN + IPV4_HLEN + UDP_HLEN);
-  b.be(r2, 32);
-  b.mod(r2, 10);
-  b.jne(r2, 9, 'pass');
-  b.mov(r0, TC_ACT_SHOT);
-  b.exit();
-  b.label('pass');
-  b.mov(r0, TC_ACT.UNSPEC); // not OK: in direct-action mode OK ends classification and mes_end would never run
-  b.exit();
-});
+const dropper = dropEveryNth(10);
 
 function onTestbed<R>(fn: (t: Testbed, pinDir: string) => Promise<R> | R): Promise<R> {
   const prefix = uniqueName('w').slice(0, 8);

@@ -4,7 +4,7 @@
  */
 import * as assert from 'uvu/assert';
 import { readFileSync, existsSync, rmSync, readdirSync, mkdirSync } from 'node:fs';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { kernelSuite, uniqueName, sh } from '../support/kernel.ts';
 import { createMap, loadProgram, type BpfMap } from '../../src/syscall/index.ts';
 import { mesStart, mesEnd, maps } from '../../programs/mes_pkt/probe.ts';

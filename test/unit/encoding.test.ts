@@ -19,8 +19,7 @@ import { clangMesStart } from '../../programs/mes_pkt/probe-clang.ts';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  AsmError, Builder, decode, encode, program, r0, r1, r2, r3, r4, r6, r7, r9, r10, skb,
-  ETH_HLEN, ETH_P_IP, IPPROTO_UDP, IPV4_HLEN, UDP_HLEN, eth, ipv4, udp, htons, TC_ACT_OK,
+  AsmError, Builder, decode, encode, r0, r1, r2, r3, r6, r7, r9, r10, skb,
   type Instruction, type MapRef,
 } from '../../src/asm/index.ts';
 

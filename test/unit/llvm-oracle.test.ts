@@ -19,12 +19,9 @@ import { assemble } from '../../src/asm/assembler.ts';
 import { disassemble, formatInstruction } from '../../src/asm/disasm.ts';
 import { instructionForms } from '../../src/asm/forms.ts';
 import { encode, toHex, type Instruction } from '../../src/asm/instruction.ts';
-import { program } from '../../src/asm/program.ts';
 import {
-  AluOp, AtomicOp, CallKind, Class, JmpOp, LD_IMM64, Mode, Pseudo, Size, Source, opClass, opCode, opMode, opSize, opSource,
+  AluOp, AtomicOp, CallKind, Class, JmpOp, LD_IMM64, Mode, Pseudo, Size, Source, opClass, opCode, opMode, opSource,
 } from '../../src/asm/opcode.ts';
-import { r0, r1, r2, r3, r4, r6, r10 } from '../../src/asm/register.ts';
-import { skb } from '../../src/asm/skb.ts';
 import { kernelRequired } from '../support/kernel.ts';
 
 const LLVM_MC = process.env.LLVM_MC ?? 'llvm-mc';
