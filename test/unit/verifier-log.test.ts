@@ -102,12 +102,12 @@ test('explainLog: rows by slot, source lines, the failing instruction and the le
   const ok = explainLog(mesStart, fixture('mes_start.log'), { loaded: true });
   assert.is(ok.insns.length, mesStart.insns.length);
   assert.is(ok.entry?.text, 'R1=ctx() R10=fp0');
-  assert.match(ok.insns[0]!.source!, /^programs\/mes_pkt\/probe\.ts:\d+$/);
+  assert.match(ok.insns[0]!.source!, /^programs\/mes_pkt\/check\.ts:\d+$/);
   assert.is(ok.insns.find((i) => i.slot === 16)!.text, 'call bpf_map_lookup_elem#1');
   assert.not.ok(ok.insns.some((i) => i.failing));
   const text = renderExplain(ok);
   assert.match(text, /start: R1=ctx\(\) R10=fp0/);
-  assert.match(text, /\n {5}1: r1 = \*\(u32 \*\)\(r1 \+ 76\) +programs\/mes_pkt\/probe\.ts:\d+ +R1=pkt\(r=0\)\n/);
+  assert.match(text, /\n {5}1: r1 = \*\(u32 \*\)\(r1 \+ 76\) +programs\/mes_pkt\/check\.ts:\d+ +R1=pkt\(r=0\)\n/);
 
   const l = lesson('no-bounds-check');
   const bad = explainLog(l.broken, fixture('no-bounds-check.log'), { loaded: false });
