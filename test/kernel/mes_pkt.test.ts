@@ -134,6 +134,25 @@ for (const mode of ['v2', 'tutorial'] as const) {
   });
 }
 
+e2e('the CLI attaches inside a network namespace with --netns, and detaches there too', () => {
+  testbed((t, pinDir) => {
+    const cli = (...args: string[]) => {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', 'programs/mes_pkt.ts', ...args, '--pin-dir', pinDir], { encoding: 'utf8' });
+      assert.is(r.status, 0, r.stderr);
+      return r.stdout;
+    };
+    const r = JSON.parse(cli('attach', t.n2, '--netns', t.ns2, '--json'));
+    assert.equal(r.qdiscsCreated, [t.n2]);
+    assert.match(sh('tc', ['-n', t.ns2, 'filter', 'show', 'dev', t.n2, 'ingress']), new RegExp(`${FILTER_NAMES.ingress} direct-action`));
+    send({ prefix: prefixOf(t), count: 5, intervalUs: 100, port: 5001, size: 16 });
+    const s = JSON.parse(cli('show', '--json'));
+    assert.is(s.start_count, 5, 'n2 ingress saw the five datagrams');
+    assert.is(s.unmatched_starts, 5, 'and nothing left n2 towards 5001');
+    assert.match(cli('detach', '--netns', t.ns2), /removed filter/);
+    assert.not.match(sh('tc', ['-n', t.ns2, 'qdisc', 'show', 'dev', t.n2]), /clsact/);
+  });
+});
+
 e2e('testbed down leaves no namespace or link', () => {
   const prefix = uniqueName('d').slice(0, 8);
   const t = testbedUp(prefix);
