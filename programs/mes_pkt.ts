@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { rmdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { main, parse, int, json, table, UsageError } from '../src/cli/common.ts';
+import { dispatch, main, parse, int, json, table, UsageError } from '../src/cli/common.ts';
 import { disassemble } from '../src/asm/index.ts';
 import { MES_PORT } from './mes_pkt/probe.ts';
 import { attach, detach, loadedPrograms, probe, pinDirOf, pinnedMode, reset, show, MODES, type Mode, type Where } from './mes_pkt/control.ts';
@@ -248,11 +248,5 @@ export function send(o: SendOptions): { sent: number; seconds: number; to: strin
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  await main(async (argv) => {
-    const [cmd, ...rest] = argv;
-    if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') { process.stdout.write(USAGE); return cmd ? 0 : 2; }
-    const run = commands[cmd];
-    if (!run) throw new UsageError(`unknown command '${cmd}'\n\n${USAGE}`);
-    return run(rest);
-  });
+  await main((argv) => dispatch(argv, USAGE, commands));
 }

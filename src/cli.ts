@@ -2,7 +2,7 @@
  * tsbpf's command line: `npx tsx src/cli.ts <group> …`. Each group lives in src/cli/<group>.ts
  * and exports `run(argv)`; this file only dispatches, so groups load only what they use.
  */
-import { main, UsageError } from './cli/common.ts';
+import { dispatch, main } from './cli/common.ts';
 
 const groups: Record<string, { about: string; load: () => Promise<{ run: (argv: string[]) => Promise<number | void> | number | void }> }> = {
   asm: { about: 'assemble text to raw instruction bytes', load: () => import('./cli/asm.ts') },
@@ -21,14 +21,4 @@ commands:
 ${Object.entries(groups).map(([k, g]) => `  ${k.padEnd(12)}${g.about}`).join('\n')}
 `;
 
-await main(async (argv) => {
-  const [cmd, ...rest] = argv;
-  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
-    process.stdout.write(usage);
-    return cmd ? 0 : 2;
-  }
-  const g = groups[cmd];
-  if (!g) throw new UsageError(`unknown command '${cmd}'\n\n${usage}`);
-  const mod = await g.load();
-  return mod.run(rest);
-});
+await main((argv) => dispatch(argv, usage, Object.fromEntries(Object.entries(groups).map(([k, g]) => [k, async (rest: string[]) => (await g.load()).run(rest)]))));

@@ -29,6 +29,28 @@ export function parse<O extends Options>(argv: string[], options: O, usage: stri
   return r as { values: { [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : O[K] extends { multiple: true } ? string[] : string }; positionals: string[] };
 }
 
+/**
+ * `<command> [args…]`: the command and its arguments, or, when there is no command or it asks
+ * for help, the usage printed and the exit code to return (0 for help, 2 for nothing).
+ */
+export function splitCommand(argv: readonly string[], usage: string): { cmd: string; rest: string[] } | number {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(usage);
+    return cmd ? 0 : 2;
+  }
+  return { cmd, rest };
+}
+
+/** splitCommand, then run the named command; an unknown one is a UsageError. */
+export async function dispatch(argv: readonly string[], usage: string, commands: Readonly<Record<string, (rest: string[]) => Promise<number | void> | number | void>>): Promise<number | void> {
+  const c = splitCommand(argv, usage);
+  if (typeof c === 'number') return c;
+  const run = commands[c.cmd];
+  if (!run) throw new UsageError(`unknown command '${c.cmd}'\n\n${usage}`);
+  return run(c.rest);
+}
+
 /** Parse an integer flag or argument; a clear error names the flag. */
 export function int(value: string | undefined, what: string, dflt?: number): number {
   if (value === undefined) {

@@ -14,7 +14,7 @@ import {
   BPF_ANY, BPF_EXIST, BPF_F_RDONLY, BPF_NOEXIST, BpfError, BpfMap, bytes as bytesCodec, defaultSys, fdInfo, fdKind, listMaps,
   mapFdById, mapInfo, openPinnedFd, specFromInfo, type MapInfo,
 } from '../syscall/index.ts';
-import { int, json, parse, table, UsageError } from './common.ts';
+import { int, json, parse, splitCommand, table, UsageError } from './common.ts';
 
 const usage = `usage: tsbpf map <command> [options]
 
@@ -140,11 +140,9 @@ function entries(m: RawMap): [Uint8Array, Uint8Array][] {
 const FLAGS: Readonly<Record<string, number>> = { any: BPF_ANY, noexist: BPF_NOEXIST, exist: BPF_EXIST };
 
 export async function run(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
-  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
-    process.stdout.write(usage);
-    return cmd ? 0 : 2;
-  }
+  const c = splitCommand(argv, usage);
+  if (typeof c === 'number') return c;
+  const { cmd, rest } = c;
   const p = parse(rest, options, usage);
   if (!p) return 0;
   const { values: v, positionals } = p;

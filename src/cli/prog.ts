@@ -13,7 +13,7 @@ import {
   type Program, type ProgInfo,
 } from '../syscall/index.ts';
 import { formatInstruction } from '../asm/disasm.ts';
-import { int, json, parse, table, UsageError } from './common.ts';
+import { int, json, parse, splitCommand, table, UsageError } from './common.ts';
 
 const usage = `usage: tsbpf prog <command> [options]
 
@@ -79,11 +79,9 @@ function showText(i: ProgInfo): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
-  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
-    process.stdout.write(usage);
-    return cmd ? 0 : 2;
-  }
+  const c = splitCommand(argv, usage);
+  if (typeof c === 'number') return c;
+  const { cmd, rest } = c;
   const p = parse(rest, options, usage);
   if (!p) return 0;
   const { values: v, positionals } = p;

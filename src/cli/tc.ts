@@ -16,7 +16,7 @@ import {
   type RouteSocket,
 } from '../netlink/index.ts';
 import { openPinnedProgram, openProgramById } from '../syscall/program.ts';
-import { int, json, parse, table, UsageError } from './common.ts';
+import { dispatch, int, json, parse, table, UsageError } from './common.ts';
 
 const common = `options:
   --netns NAME   work inside network namespace NAME (/var/run/netns/NAME)
@@ -178,14 +178,6 @@ async function detach(argv: string[]): Promise<number> {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
-  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
-    process.stdout.write(usage);
-    return cmd ? 0 : 2;
-  }
   // NetlinkError messages already say what to do; common.ts main() prints them as one line.
-  if (cmd === 'list') return list(rest);
-  if (cmd === 'attach') return attach(rest);
-  if (cmd === 'detach') return detach(rest);
-  throw new UsageError(`unknown tc command '${cmd}'\n\n${usage}`);
+  return (await dispatch(argv, usage, { list, attach, detach })) ?? 0;
 }
