@@ -63,7 +63,7 @@ function printStats(s: Stats, verbose: boolean): string {
   out += `reverse       ${s.reverse}   (a packet's start came before the previous packet's end)\n`;
   if (s.mode === 'v2') {
     out += `unmatched     ${s.unmatched_starts} start(s) without an end, ${s.unmatched_ends} end(s) without a start\n`;
-    out += `lost          ${s.lost}   (pairs not recorded because the ring was full: run 'watch' to drain it)\n`;
+    out += `lost          ${s.lost}   (pairs overwritten in the ring before anyone read them; 'watch' drains it)\n`;
   }
   const kh = s.kernel_histogram;
   if (kh && kh.some((n) => n > 0)) out += '\nin-kernel histogram (every matched packet):\n' + histogram(kh);
