@@ -170,7 +170,7 @@ v2('more packets than the ring holds: an exact overflow count, the newest kept; 
     assert.is(got.reduce((a, b) => a + b, 0), 16);
     const stop = new AbortController();
     const watching = watchV2(pinDir, () => {}, { intervalMs: 5, signal: stop.signal });
-    await run('ip', ['netns', 'exec', t.ns1, process.execPath, '--import', 'tsx', 'programs/mes_pkt/sender.ts', t.addr2, '5001', '10', '1000']);
+    await run('ip', ['netns', 'exec', t.ns1, process.execPath, '--import', 'tsx', 'programs/mes_pkt/sender.ts', t.addr2, '5001', '10', '3000']);
     await new Promise((r) => setTimeout(r, 30));
     stop.abort();
     assert.is(await watching, 10, 'new pairs are delivered after the overflow');
@@ -180,7 +180,7 @@ v2('more packets than the ring holds: an exact overflow count, the newest kept; 
 
 v2('watch drains a ring smaller than the run: nothing is lost', async () => {
   await onTestbed(async (t, pinDir) => {
-    attach(t.v1, t.v2, { pinDir, capacity: 64 });
+    attach(t.v1, t.v2, { pinDir, capacity: 256 });
     const ticks: number[] = [];
     const stop = new AbortController();
     const watching = watchV2(pinDir, (tick) => ticks.push(tick.pairs), { intervalMs: 5, signal: stop.signal });
@@ -190,7 +190,7 @@ v2('watch drains a ring smaller than the run: nothing is lost', async () => {
     const total = await watching;
     assert.is(total, 1000, 'watch consumed every pair');
     const s = show({ pinDir });
-    assert.is(s.lost, 0, 'the 64-slot ring never overflowed');
+    assert.is(s.lost, 0, 'the 256-slot ring never overflowed');
     assert.is(s.kernel_histogram!.reduce((x, y) => x + y, 0), 1000);
     assert.ok(ticks.length > 10);
   });
