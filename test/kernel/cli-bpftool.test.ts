@@ -10,9 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { TC_ACT_OK, TC_ACT_SHOT, ETH_HLEN, IPV4_HLEN, UDP_HLEN, htons, program, r0, r1, r2, r3, skb, udp } from '../../src/asm/index.ts';
 import { createMap, ensureBpffs, loadProgram, removePinDir, u32, u64, type MapSpec } from '../../src/syscall/index.ts';
 import { kernelSuite, sh, uniqueName } from '../support/kernel.ts';
+import { sharedPath } from '../support/shared.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const REF = '/work/shared/reference';
+const REF = sharedPath('reference');
 
 function bpftool(...args: string[]): any {
   try {

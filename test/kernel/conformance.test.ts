@@ -12,10 +12,11 @@ import { parsePluginArgs, runPlugin } from '../../src/conformance/plugin.ts';
 import { ConformanceRunner } from '../../src/conformance/runner.ts';
 import { findVectorFiles, parseVector, readVector, vectorProgram } from '../../src/conformance/vector.ts';
 import { kernelSuite } from '../support/kernel.ts';
+import { sharedPath } from '../support/shared.ts';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PLUGIN = path.join(ROOT, 'bin', 'tsbpf-conformance-plugin.mjs');
-const DIR = path.join(ROOT, '..', 'shared', 'conformance', 'rfc9669');
+const DIR = sharedPath('conformance', 'rfc9669');
 const vectors = findVectorFiles([DIR]).map(readVector);
 
 /** Bytes as bpf_conformance's runner writes them (_base_16_encode: two digits and two spaces). */

@@ -19,8 +19,9 @@ import { dropEveryNth } from '../../programs/mes_pkt/dropper.ts';
 import { watchV2 } from '../../programs/mes_pkt/reader-v2.ts';
 import { testbedDown, testbedUp, type Testbed } from '../../programs/mes_pkt/testbed.ts';
 import { send } from '../../programs/mes_pkt.ts';
+import { sharedPath } from '../support/shared.ts';
 
-const MATCH = new URL('../../../shared/reference/pkt_match.bin', import.meta.url).pathname;
+const MATCH = sharedPath('reference', 'pkt_match.bin');
 const root = path.resolve(new URL('../..', import.meta.url).pathname);
 
 const v2 = kernelSuite('mes_pkt v2');

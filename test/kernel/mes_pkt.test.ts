@@ -3,7 +3,7 @@
  * private testbed (unique prefix and pin dir; always torn down).
  */
 import * as assert from 'uvu/assert';
-import { readFileSync, existsSync, rmSync, readdirSync, mkdirSync } from 'node:fs';
+import { existsSync, rmSync, readdirSync, mkdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { kernelSuite, uniqueName, sh } from '../support/kernel.ts';
 import { createMap, loadProgram, type BpfMap } from '../../src/syscall/index.ts';
@@ -11,8 +11,9 @@ import { mesStart, mesEnd, maps } from '../../programs/mes_pkt/probe.ts';
 import { attach, detach, show, reset, NotAttachedError, FILTER_NAMES } from '../../programs/mes_pkt/control.ts';
 import { testbedUp, testbedDown, testbedNames } from '../../programs/mes_pkt/testbed.ts';
 import { send } from '../../programs/mes_pkt.ts';
+import { referenceFrame } from '../support/shared.ts';
 
-const ref = (f: string) => new Uint8Array(readFileSync(new URL(`../../../shared/reference/${f}`, import.meta.url)));
+const ref = referenceFrame;
 
 const run = kernelSuite('mes_pkt: BPF_PROG_TEST_RUN');
 

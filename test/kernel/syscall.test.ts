@@ -19,9 +19,9 @@ import {
 } from '../../src/syscall/index.ts';
 import { encode } from '../../src/asm/instruction.ts';
 import { kernelSuite, uniqueName } from '../support/kernel.ts';
+import { referenceFrame } from '../support/shared.ts';
 
-const REF = '/work/shared/reference';
-const pkt = (name: string): Uint8Array => new Uint8Array(readFileSync(path.join(REF, name)));
+const pkt = referenceFrame;
 
 const cntSpec: MapSpec = { name: 'cnt', type: 'array', keySize: 4, valueSize: 8, maxEntries: 1 };
 /** One-entry mmapable array: the program writes it through a direct value pointer (BPF_PSEUDO_MAP_VALUE). */

@@ -5,8 +5,6 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { assemble } from '../../src/asm/assembler.ts';
 import { disassemble } from '../../src/asm/disasm.ts';
 import { AsmError } from '../../src/asm/errors.ts';
@@ -17,9 +15,10 @@ import { CallKind, Class, JmpOp, LD_IMM64, Pseudo } from '../../src/asm/opcode.t
 import { decodeBase16, parsePluginArgs } from '../../src/conformance/plugin.ts';
 import { RESULT_MAP, prologueSlots, wrapVector } from '../../src/conformance/prologue.ts';
 import { findVectorFiles, parseVector, readVector, vectorProgram, VectorError } from '../../src/conformance/vector.ts';
+import { sharedPath } from '../support/shared.ts';
 
 // The vectors stay in the shared checkout (read-only inputs, never copied into the repo).
-const DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'conformance', 'rfc9669');
+const DIR = sharedPath('conformance', 'rfc9669');
 const files = findVectorFiles([DIR]);
 const vectors = files.map(readVector);
 const EXIT: Instruction = { op: Class.JMP | JmpOp.exit, dst: 0, src: 0, off: 0, imm: 0 };

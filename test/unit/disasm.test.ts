@@ -14,6 +14,7 @@ import { AsmSyntaxError } from '../../src/asm/errors.ts';
 import { encode, fromHex, toHex } from '../../src/asm/instruction.ts';
 import { program } from '../../src/asm/program.ts';
 import { r0, r1, r2, r10 } from '../../src/asm/register.ts';
+import { sharedPath } from '../support/shared.ts';
 
 const cnt = { name: 'map_cnt' };
 const demo = program({ name: 'demo', type: 'sched_cls' }, (b) => {
@@ -198,13 +199,13 @@ test('the error message names the file and position', () => {
   assert.throws(() => assemble('r0 = ', { file: 'prog.s' }), (e: Error) => /prog\.s:1:5: expected a value after =/.test(e.message));
 });
 
-const CONFORMANCE = new URL('../../../shared/conformance/rfc9669/', import.meta.url);
+const CONFORMANCE = sharedPath('conformance', 'rfc9669');
 
 test('ubpf dialect: all 88 RFC 9669 conformance programs assemble, and survive our listing', () => {
   const files = readdirSync(CONFORMANCE).filter((f) => f.endsWith('.data'));
   assert.is(files.length, 88);
   for (const f of files) {
-    const data = readFileSync(new URL(f, CONFORMANCE), 'utf8');
+    const data = readFileSync(path.join(CONFORMANCE, f), 'utf8');
     const asmText = /-- asm\n([\s\S]*?)(?=\n-- |$)/.exec(data)?.[1];
     assert.ok(asmText, `${f} has an -- asm section`);
     let a;
