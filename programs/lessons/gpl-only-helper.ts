@@ -4,7 +4,7 @@
  * probe's license ("GPL") loads.
  */
 import { program, r0, r1, r2, r3, r6, r7, r10, TC_ACT_OK, type ProgramSpec } from '../../src/asm/index.ts';
-import { CNT_START, maps } from '../mes_pkt/probe.ts';
+import { CNT_START, lookupCounter } from '../mes_pkt/probe.ts';
 import type { Lesson } from './lesson.ts';
 
 /** "cnt %u\n\0" as the little-endian u64 a store writes. */
@@ -12,13 +12,7 @@ const FMT = 0x000a7525_20746e63n;
 
 function printCounter(name: string, license: string): ProgramSpec {
   return program({ name, type: 'sched_cls', license }, (b) => {
-    b.st('u32', r10, -4, CNT_START).comment('idx');
-    b.mov(r2, r10);
-    b.add(r2, -4);
-    b.ldMap(r1, maps.cnt);
-    b.call('map_lookup_elem');
-    b.mov(r6, r0);
-    b.jeq(r6, 0, 'pass').comment('if (!cnt)');
+    lookupCounter(b, CNT_START);
     b.ldx('u32', r7, r6, 0);
     // bpf_trace_printk("cnt %u\n", 8, *cnt);
     b.ld64(r1, FMT);

@@ -8,19 +8,13 @@
  * not map_value_or_null): explain shows both.
  */
 import { program, r0, r1, r2, r6, r7, r10, TC_ACT_OK, type ProgramSpec } from '../../src/asm/index.ts';
-import { CNT_START, maps } from '../mes_pkt/probe.ts';
+import { CNT_START, lookupCounter, maps } from '../mes_pkt/probe.ts';
 import type { Lesson } from './lesson.ts';
 
 function startTimestamp(name: string, nullCheck: boolean): ProgramSpec {
   return program({ name, type: 'sched_cls', license: 'GPL' }, (b) => {
     // cnt = bpf_map_lookup_elem(&map_mes_cnt, &idx);  (constant key)
-    b.st('u32', r10, -4, CNT_START).comment('idx');
-    b.mov(r2, r10);
-    b.add(r2, -4);
-    b.ldMap(r1, maps.cnt);
-    b.call('map_lookup_elem');
-    b.mov(r6, r0);
-    b.jeq(r6, 0, 'pass').comment('if (!cnt)');
+    lookupCounter(b, CNT_START);
     // t0 = bpf_map_lookup_elem(&map_mes_start, cnt);  (key known only at run time)
     b.ldx('u32', r7, r6, 0);
     b.stx('u32', r10, -8, r7).comment('key = *cnt');

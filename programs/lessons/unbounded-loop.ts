@@ -5,21 +5,15 @@
  * so it cannot end. The fix retries at most MAX_TRIES times: the counter r8 makes every trip
  * a new state, and after MAX_TRIES the loop exits on every path.
  */
-import { program, r0, r1, r2, r6, r7, r8, r10, TC_ACT_OK, type ProgramSpec } from '../../src/asm/index.ts';
-import { CNT_START, MES_SLOTS, maps } from '../mes_pkt/probe.ts';
+import { program, r0, r6, r7, r8, TC_ACT_OK, type ProgramSpec } from '../../src/asm/index.ts';
+import { CNT_START, lookupCounter, MES_SLOTS } from '../mes_pkt/probe.ts';
 import type { Lesson } from './lesson.ts';
 
 const MAX_TRIES = 4;
 
 function waitForRoom(name: string, bounded: boolean): ProgramSpec {
   return program({ name, type: 'sched_cls', license: 'GPL' }, (b) => {
-    b.st('u32', r10, -4, CNT_START).comment('idx');
-    b.mov(r2, r10);
-    b.add(r2, -4);
-    b.ldMap(r1, maps.cnt);
-    b.call('map_lookup_elem');
-    b.mov(r6, r0);
-    b.jeq(r6, 0, 'pass').comment('if (!cnt)');
+    lookupCounter(b, CNT_START);
     if (bounded) b.mov(r8, 0).comment('tries = 0');
     b.label('again');
     b.ldx('u32', r7, r6, 0).comment('r7 = *cnt');

@@ -2,19 +2,13 @@
  * Lesson: a read of an uninitialised register. `*cnt += 1` written as `r7 += 1; *cnt = r7`
  * without first loading r7 = *cnt: r7 was never written.
  */
-import { program, r0, r1, r2, r6, r7, r10, TC_ACT_OK, type ProgramSpec } from '../../src/asm/index.ts';
-import { CNT_START, maps } from '../mes_pkt/probe.ts';
+import { program, r0, r6, r7, TC_ACT_OK, type ProgramSpec } from '../../src/asm/index.ts';
+import { CNT_START, lookupCounter } from '../mes_pkt/probe.ts';
 import type { Lesson } from './lesson.ts';
 
 function bumpCounter(name: string, loadFirst: boolean): ProgramSpec {
   return program({ name, type: 'sched_cls', license: 'GPL' }, (b) => {
-    b.st('u32', r10, -4, CNT_START).comment('idx');
-    b.mov(r2, r10);
-    b.add(r2, -4);
-    b.ldMap(r1, maps.cnt);
-    b.call('map_lookup_elem');
-    b.mov(r6, r0);
-    b.jeq(r6, 0, 'pass').comment('if (!cnt)');
+    lookupCounter(b, CNT_START);
     if (loadFirst) b.ldx('u32', r7, r6, 0).comment('r7 = *cnt');
     b.add(r7, 1).comment('*cnt + 1');
     b.stx('u32', r6, 0, r7);

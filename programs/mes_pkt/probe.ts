@@ -5,7 +5,7 @@
  *   mes_end   (tc egress)  stamps bpf_ktime_get_ns() into map_mes_end[cnt[1]++]
  * for UDP/IPv4 datagrams to port 5001, and lets every packet through (TC_ACT_OK).
  */
-import { program, r0, r1, r2, r3, r4, r6, r7, r10, TC_ACT_OK, type ProgramSpec } from '../../src/asm/index.ts';
+import { program, r0, r1, r2, r3, r4, r6, r7, r10, TC_ACT_OK, type Builder, type ProgramSpec } from '../../src/asm/index.ts';
 import { checkPkt, MES_PORT } from './check.ts';
 
 export { MES_PORT };
@@ -33,6 +33,20 @@ export const maps = {
 } as const satisfies Record<string, ProbeMapSpec>;
 
 /**
+ * cnt = bpf_map_lookup_elem(&map_mes_cnt, &idx); if (!cnt) return TC_ACT_OK;
+ * Leaves r6 = cnt (callee-saved, so it survives later helper calls); jumps to 'pass' on NULL.
+ */
+export function lookupCounter(b: Builder, cntIdx: number): void {
+  b.st('u32', r10, -4, cntIdx).comment('idx = counter index');
+  b.mov(r2, r10);
+  b.add(r2, -4);
+  b.ldMap(r1, maps.cnt);
+  b.call('map_lookup_elem');
+  b.mov(r6, r0);
+  b.jeq(r6, 0, 'pass').comment('if (!cnt)');
+}
+
+/**
  * check_pkt() + stamp() of the tutorial. Differences from clang -O2's 37 instructions, each
  * saving one: the key is stored with ST (an immediate store) instead of mov + stx, and the
  * counter value is kept in r7 (callee-saved) instead of being reloaded after each call.
@@ -40,14 +54,7 @@ export const maps = {
 function stamp(name: string, cntIdx: number, tsMap: ProbeMapSpec): ProgramSpec {
   return program({ name, type: 'sched_cls', license: 'GPL' }, (b) => {
     checkPkt(b);
-    // cnt = bpf_map_lookup_elem(&map_mes_cnt, &idx);
-    b.st('u32', r10, -4, cntIdx).comment('idx = counter index');
-    b.mov(r2, r10);
-    b.add(r2, -4);
-    b.ldMap(r1, maps.cnt);
-    b.call('map_lookup_elem');
-    b.mov(r6, r0);
-    b.jeq(r6, 0, 'pass').comment('if (!cnt)');
+    lookupCounter(b, cntIdx);
     // if (*cnt >= MES_DATA_SIZE) return TC_ACT_OK;
     b.ldx('u32', r7, r6, 0);
     b.jgt(r7, MES_SLOTS - 1, 'pass').comment('buffer full');
