@@ -4,11 +4,11 @@
  * subprocess: maps and programs go through src/syscall, qdiscs and filters through
  * src/netlink.
  */
-import { closeSync as close, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   BpfError, createMap, ensureBpffs, onBpffs, findBpffs, loadProgram, openPinnedMap, tcGlobals, unpin,
-  listPrograms, openProgramById, openPinnedFd, mapInfo, type BpfMap, type MapSpec, type Program,
+  listPrograms, openProgramById, type BpfMap, type MapSpec, type Program,
 } from '../../src/syscall/index.ts';
 import {
   attachBpf, deleteClsact, detachBpf, ensureClsact, getClsact, listFilters, replaceBpf, routeSocket,
@@ -298,16 +298,19 @@ export function reset(w: Where & { mode?: Mode } = {}): Mode {
   return mode;
 }
 
-/** The loaded instances of mes_start/mes_end: programs of those names that use our pinned maps. */
+/** The loaded instances of mes_start/mes_end: programs of those names whose maps are all our pins. */
 export function loadedPrograms(w: Where = {}): Program[] {
   const dir = pinDirOf(w);
   let mode: Mode;
   try { mode = pinnedMode(dir); } catch { return []; }
-  const key = probe(mode, 16).maps[0]!;
-  const fd = openPinnedFd(pinPath(dir, key), { readonly: true });
-  const keyId = mapInfo(fd).id;
-  close(fd);
+  const ours = new Set<number>();
+  // ids only: the layouts were checked by whoever attached (and v2's ring size varies)
+  for (const spec of probe(mode, 16).maps) {
+    const m = openPinnedMap(pinPath(dir, spec), { readonly: true });
+    ours.add(m.id);
+    m.close();
+  }
   return listPrograms()
-    .filter((p) => (p.name === mesStart.name || p.name === mesEnd.name) && p.mapIds.includes(keyId))
+    .filter((p) => (p.name === mesStart.name || p.name === mesEnd.name) && p.mapIds.length > 0 && p.mapIds.every((id) => ours.has(id)))
     .map((p) => openProgramById(p.id));
 }

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { kernelSuite, uniqueName, sh } from '../support/kernel.ts';
 import { createMap, loadProgram, type BpfMap } from '../../src/syscall/index.ts';
 import { mesStart, mesEnd, maps } from '../../programs/mes_pkt/probe.ts';
-import { attach, detach, show, reset, NotAttachedError, FILTER_NAMES } from '../../programs/mes_pkt/control.ts';
+import { attach, detach, show, reset, loadedPrograms, NotAttachedError, FILTER_NAMES } from '../../programs/mes_pkt/control.ts';
 import { testbedUp, testbedDown, testbedNames } from '../../programs/mes_pkt/testbed.ts';
 import { send } from '../../programs/mes_pkt.ts';
 import { referenceFrame } from '../support/shared.ts';
@@ -93,6 +93,10 @@ for (const mode of ['v2', 'tutorial'] as const) {
       assert.equal(r.qdiscsCreated.sort(), [t.v1, t.v2].sort());
       assert.match(filtersOn(t.v1, 'ingress'), /direct-action/);
       assert.match(filtersOn(t.v2, 'egress'), new RegExp(FILTER_NAMES.egress));
+      // dump finds both loaded entries through the pinned maps they use
+      const loaded = loadedPrograms({ pinDir });
+      assert.equal(loaded.map((p) => p.name).sort(), ['mes_end', 'mes_start']);
+      for (const p of loaded) { assert.match(p.xlatedListing(), /r1 = \*\(u64 \*\)\(r1 \+ \d+\)/, 'skb->data became a u64 load'); p.close(); }
       const N = 25, M = 7;
       send({ prefix: prefixOf(t), count: N, intervalUs: 200, port: 5001, size: 16 });
       send({ prefix: prefixOf(t), count: M, intervalUs: 0, port: 5002, size: 16 });
