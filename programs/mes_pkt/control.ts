@@ -12,7 +12,7 @@ import {
 } from '../../src/syscall/index.ts';
 import {
   attachBpf, deleteClsact, detachBpf, ensureClsact, getClsact, listFilters, replaceBpf, routeSocket,
-  type Hook, type RouteSocket,
+  isNetlinkError, type Hook, type RouteSocket,
 } from '../../src/netlink/index.ts';
 import { maps, mesEnd, mesStart } from './probe.ts';
 import { DEFAULT_CAPACITY, mesEndV2, mesStartV2, v2Maps } from './probe-v2.ts';
@@ -202,6 +202,19 @@ export interface DetachResult {
   readonly notes: string[];
 }
 
+/** Our filters off both hooks of dev, then its clsact qdisc if attach created it and nothing else uses it. */
+function detachDevice(sock: RouteSocket, dev: string, ours: boolean, out: DetachResult): void {
+  for (const hook of ['ingress', 'egress'] as const) {
+    const n = detachBpf(sock, dev, hook, { name: FILTER_NAMES[hook] });
+    if (n) out.filters.push(`${dev} ${hook} ${FILTER_NAMES[hook]}`);
+  }
+  if (!getClsact(sock, dev)) return;
+  const others = listFilters(sock, dev).length;
+  if (ours && others === 0) { deleteClsact(sock, dev); out.qdiscs.push(`${dev} clsact`); }
+  else if (ours) out.notes.push(`kept clsact on ${dev}: ${others} other filter(s) use it`);
+  else out.notes.push(`kept clsact on ${dev}: mes_pkt did not create it`);
+}
+
 /**
  * Remove our filters (by name) from the devices, the clsact qdiscs attach created where no
  * other filter uses them, and the pins. Safe to run when nothing is attached.
@@ -212,23 +225,25 @@ export function detach(devs: readonly string[] = [], w: Where = {}): DetachResul
   const targets = devs.length ? [...devs] : state && state.devs.netns === w.netns ? [...new Set([state.devs.ingress, state.devs.egress])] : [];
   const out: DetachResult = { filters: [], qdiscs: [], pins: [], notes: [] };
   if (targets.length) {
-    const sock = routeSocket({ netns: w.netns });
+    let sock: RouteSocket | undefined;
     try {
-      for (const dev of targets) {
-        for (const hook of ['ingress', 'egress'] as const) {
-          const n = detachBpf(sock, dev, hook, { name: FILTER_NAMES[hook] });
-          if (n) out.filters.push(`${dev} ${hook} ${FILTER_NAMES[hook]}`);
-        }
-        const ours = state?.createdQdiscs.some((q) => q.dev === dev && q.netns === w.netns);
-        if (getClsact(sock, dev)) {
-          const others = listFilters(sock, dev).length;
-          if (ours && others === 0) { deleteClsact(sock, dev); out.qdiscs.push(`${dev} clsact`); }
-          else if (ours) out.notes.push(`kept clsact on ${dev}: ${others} other filter(s) use it`);
-          else out.notes.push(`kept clsact on ${dev}: mes_pkt did not create it`);
+      sock = routeSocket({ netns: w.netns });
+    } catch (e) {
+      // the namespace is gone, and its devices, filters and qdiscs with it: still remove the pins
+      if (!(isNetlinkError(e) && e.code === 'ENOENT')) throw e;
+      out.notes.push(`network namespace '${w.netns}' is gone, and its filters with it`);
+    }
+    try {
+      for (const dev of sock ? targets : []) {
+        try {
+          detachDevice(sock!, dev, state?.createdQdiscs.some((q) => q.dev === dev && q.netns === w.netns) ?? false, out);
+        } catch (e) {
+          if (!(isNetlinkError(e) && e.code === 'ENODEV')) throw e;
+          out.notes.push(`${dev} is gone, and its filters with it`);
         }
       }
     } finally {
-      sock.close();
+      sock?.close();
     }
   } else if (!devs.length) {
     out.notes.push('no devices recorded by attach; name them to remove filters (detach <dev>...)');

@@ -158,6 +158,27 @@ e2e('the CLI attaches inside a network namespace with --netns, and detaches ther
   });
 });
 
+e2e('detach after the devices or their namespace are gone still removes the pins', () => {
+  const prefix = uniqueName('g').slice(0, 8);
+  const pinDir = `/sys/fs/bpf/${uniqueName('tsbpf-gone')}`;
+  try {
+    const t = testbedUp(prefix);
+    attach(t.n2, t.n2, { pinDir, netns: t.ns2, mode: 'tutorial' });
+    attach(t.v1, t.v2, { pinDir: `${pinDir}-root` });
+    testbedDown(prefix); // takes ns2 (and n2) and v1/v2 with it
+    const inNs = detach([], { pinDir, netns: t.ns2 });
+    assert.is(inNs.pins.length, 3);
+    assert.match(inNs.notes.join('\n'), /is gone/);
+    const inRoot = detach([], { pinDir: `${pinDir}-root` });
+    assert.is(inRoot.pins.length, 3);
+    assert.match(inRoot.notes.join('\n'), new RegExp(`${t.v1} is gone`));
+  } finally {
+    testbedDown(prefix);
+    rmSync(pinDir, { recursive: true, force: true });
+    rmSync(`${pinDir}-root`, { recursive: true, force: true });
+  }
+});
+
 e2e('testbed down leaves no namespace or link', () => {
   const prefix = uniqueName('d').slice(0, 8);
   const t = testbedUp(prefix);
