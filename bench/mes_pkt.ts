@@ -34,7 +34,7 @@ import { attach, detach, show } from '../programs/mes_pkt/control.ts';
 import { watchV2 } from '../programs/mes_pkt/reader-v2.ts';
 import { testbedDown, testbedUp, type Testbed } from '../programs/mes_pkt/testbed.ts';
 import { dropEveryNth } from '../programs/mes_pkt/dropper.ts';
-import { send } from '../programs/mes_pkt.ts';
+import { send } from '../programs/mes_pkt/send.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const REFDIR = process.env.TSBPF_REFERENCE ?? path.resolve(ROOT, '../shared/reference');

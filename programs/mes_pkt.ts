@@ -4,7 +4,6 @@
  *   npx tsx programs/mes_pkt.ts show                 (latency figures from the pinned maps)
  *   npx tsx programs/mes_pkt.ts demo                 (the whole tutorial on a throwaway testbed)
  */
-import { spawnSync } from 'node:child_process';
 import { rmdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -15,9 +14,9 @@ import { attach, detach, loadedPrograms, probe, pinDirOf, pinnedMode, reset, sho
 import { watchV2 } from './mes_pkt/reader-v2.ts';
 import { DEFAULT_CAPACITY } from './mes_pkt/probe-v2.ts';
 import { histogram, type Stats } from './mes_pkt/stats.ts';
-import { testbedDown, testbedNames, testbedUp } from './mes_pkt/testbed.ts';
+import { testbedDown, testbedUp } from './mes_pkt/testbed.ts';
+import { send } from './mes_pkt/send.ts';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 const USAGE = `usage: npx tsx programs/mes_pkt.ts <command> [options]
 
@@ -228,24 +227,6 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
 };
 
 
-
-interface SendOptions { readonly prefix?: string; readonly count: number; readonly intervalUs: number; readonly port: number; readonly size: number }
-
-/** Send datagrams from the testbed's ns1 (a subprocess inside the namespace, as the tutorial's nc was). */
-export function send(o: SendOptions): { sent: number; seconds: number; to: string; port: number } {
-  if (o.count < 0 || o.intervalUs < 0) throw new UsageError('--count and --interval-us must not be negative');
-  if (o.port < 1 || o.port > 65535) throw new UsageError(`--port must be 1..65535, got ${o.port}`);
-  if (o.size < 4 || o.size > 1400) throw new UsageError(`--size must be 4..1400 bytes, got ${o.size}`);
-  const t = testbedNames(o.prefix ?? '');
-  const r = spawnSync('ip', ['netns', 'exec', t.ns1, process.execPath, '--import', 'tsx', path.join(HERE, 'mes_pkt', 'sender.ts'),
-    t.addr2, String(o.port), String(o.count), String(o.intervalUs), String(o.size)], { encoding: 'utf8' });
-  if (r.status !== 0) {
-    const why = r.stderr?.trim() || r.error?.message || `exit ${r.status}`;
-    throw new Error(`send from ${t.ns1} failed: ${why}${/Cannot open network namespace|No such file/.test(why) ? ` — is the testbed up? run 'mes_pkt testbed up${o.prefix ? ` --prefix ${o.prefix}` : ''}'` : ''}`);
-  }
-  const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as { sent: number; seconds: number };
-  return { ...res, to: t.addr2, port: o.port };
-}
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   await main((argv) => dispatch(argv, USAGE, commands));

@@ -18,7 +18,7 @@ import { attach, detach, show } from '../../programs/mes_pkt/control.ts';
 import { dropEveryNth } from '../../programs/mes_pkt/dropper.ts';
 import { watchV2 } from '../../programs/mes_pkt/reader-v2.ts';
 import { testbedDown, testbedUp, type Testbed } from '../../programs/mes_pkt/testbed.ts';
-import { send } from '../../programs/mes_pkt.ts';
+import { send } from '../../programs/mes_pkt/send.ts';
 import { sharedPath } from '../support/shared.ts';
 
 const MATCH = sharedPath('reference', 'pkt_match.bin');

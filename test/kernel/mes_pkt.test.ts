@@ -10,7 +10,7 @@ import { createMap, loadProgram, type BpfMap } from '../../src/syscall/index.ts'
 import { mesStart, mesEnd, maps } from '../../programs/mes_pkt/probe.ts';
 import { attach, detach, show, reset, loadedPrograms, NotAttachedError, FILTER_NAMES } from '../../programs/mes_pkt/control.ts';
 import { testbedUp, testbedDown, testbedNames } from '../../programs/mes_pkt/testbed.ts';
-import { send } from '../../programs/mes_pkt.ts';
+import { send } from '../../programs/mes_pkt/send.ts';
 import { referenceFrame } from '../support/shared.ts';
 
 const ref = referenceFrame;
