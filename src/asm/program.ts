@@ -11,7 +11,7 @@ import { AsmError } from './errors.ts';
 import type { Instruction, MapRef } from './instruction.ts';
 import { ja, gotol, jcond, exit, type Target } from './jump.ts';
 import * as imm64 from './ld-imm64.ts';
-import { link, nearestLabel } from './link.ts';
+import { link } from './link.ts';
 import * as mem from './memory.ts';
 import type { AtomicOpName, BinaryAluOp, CondJump, SizeName } from './opcode.ts';
 import type { Register } from './register.ts';
@@ -261,4 +261,3 @@ export function program(opts: ProgramOptions, build: (b: Builder) => void): Prog
   return { ...opts, license: opts.license ?? 'GPL', insns, labels: b.labels, maps: referencedMaps(insns) };
 }
 
-export { nearestLabel };
