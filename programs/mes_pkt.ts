@@ -7,7 +7,7 @@
 import { rmdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { dispatch, main, parse, int, json, table, UsageError } from '../src/cli/common.ts';
+import { dispatch, main, parse, int, json, table, UsageError } from '../src/command.ts';
 import { disassemble } from '../src/asm/index.ts';
 import { MES_PORT } from './mes_pkt/probe.ts';
 import { attach, detach, loadedPrograms, probe, pinDirOf, pinnedMode, reset, show, MODES, type Mode, type Where } from './mes_pkt/control.ts';

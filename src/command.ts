@@ -1,5 +1,5 @@
 /**
- * What every tsbpf command shares: argument parsing with --help, tables, --json, and one
+ * What every tsbpf command (src/cli) and runnable program (programs/) shares: argument parsing with --help, tables, --json, and one
  * place that turns an error into a single clear line on stderr and a non-zero exit.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
