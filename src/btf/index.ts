@@ -1,0 +1,9 @@
+/** src/btf: the BPF Type Format codec. Pure: bytes in, types out, and back; no kernel. */
+export * from './types.ts';
+export * from './errors.ts';
+export * from './decode.ts';
+export * from './encode.ts';
+export * from './strings.ts';
+export * from './ext.ts';
+export * from './format-raw.ts';
+export * from './elf-sections.ts';
