@@ -12,6 +12,7 @@ const groups: Record<string, { about: string; load: () => Promise<{ run: (argv: 
   conformance: { about: 'run eBPF ISA conformance vectors (bpf_conformance .data) through tsbpf and the kernel', load: () => import('./cli/conformance.ts') },
   explain: { about: 'load a DSL program with the verifier log and annotate every instruction', load: () => import('./cli/explain.ts') },
   xlated: { about: 'a program beside what the kernel runs after verification', load: () => import('./cli/xlated.ts') },
+  btf: { about: 'list and dump BTF (files, ELF objects, programs\' and maps\' types) like bpftool btf', load: () => import('./cli/btf.ts') },
   tc: { about: 'list, attach and detach tc (clsact) BPF filters', load: () => import('./cli/tc.ts') },
 };
 

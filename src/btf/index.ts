@@ -7,3 +7,5 @@ export * from './strings.ts';
 export * from './ext.ts';
 export * from './format-raw.ts';
 export * from './elf-sections.ts';
+export * from './format-c.ts';
+export * from './format-json.ts';

@@ -3,7 +3,7 @@
  * (BPF_BTF_GET_FD_BY_ID + OBJ_GET_INFO_BY_FD), which is how `btf dump id|prog|map` gets bytes.
  * The codec is src/btf; this file only moves bytes in and out of the kernel.
  */
-import { BTF_GET_ID, BTF_INFO, BTF_LOAD, alloc, attr, readU32, readU64, write } from './attr.ts';
+import { BTF_GET_ID, BTF_INFO, BTF_LOAD, MAP_INFO, PROG_INFO, alloc, attr, readU32, readU64, write } from './attr.ts';
 import { Cmd } from './constants.ts';
 import { BpfError, check } from './errors.ts';
 import { LOG_INITIAL_SIZE, logText, nextLogSize } from './log.ts';
@@ -130,4 +130,39 @@ export function btfIds(sys: Sys = defaultSys): number[] {
     if (next === null) return out;
     out.push((id = next));
   }
+}
+
+/** A map's BTF: the object id and the key and value type ids (0 when the map has none). */
+export function mapBtfIds(fd: number, sys: Sys = defaultSys): { btfId: number; keyTypeId: number; valueTypeId: number } {
+  const buf = alloc(MAP_INFO);
+  objGetInfoByFd(sys, fd, buf);
+  return { btfId: readU32(MAP_INFO, buf, 'btf_id'), keyTypeId: readU32(MAP_INFO, buf, 'btf_key_type_id'), valueTypeId: readU32(MAP_INFO, buf, 'btf_value_type_id') };
+}
+
+export interface ProgBtfInfo {
+  readonly btfId: number;
+  /** bpf_func_info records (insn_off in xlated instructions). */
+  readonly funcInfo: Uint8Array;
+  readonly funcInfoRecSize: number;
+  /** bpf_line_info records (insn_off in xlated instructions, as the kernel rewrote them). */
+  readonly lineInfo: Uint8Array;
+  readonly lineInfoRecSize: number;
+}
+
+/** A program's BTF id with its func_info and line_info as the kernel keeps them. */
+export function progBtfInfo(fd: number, sys: Sys = defaultSys): ProgBtfInfo {
+  const first = alloc(PROG_INFO);
+  objGetInfoByFd(sys, fd, first);
+  const nf = readU32(PROG_INFO, first, 'nr_func_info'), nl = readU32(PROG_INFO, first, 'nr_line_info');
+  const fr = readU32(PROG_INFO, first, 'func_info_rec_size'), lr = readU32(PROG_INFO, first, 'line_info_rec_size');
+  const funcInfo = new Uint8Array(new ArrayBuffer(nf * fr)), lineInfo = new Uint8Array(new ArrayBuffer(nl * lr));
+  if (nf || nl) {
+    const req = alloc(PROG_INFO);
+    write(PROG_INFO, req, {
+      nr_func_info: nf, func_info_rec_size: fr, func_info: nf ? sys.addressOf(funcInfo) : 0n,
+      nr_line_info: nl, line_info_rec_size: lr, line_info: nl ? sys.addressOf(lineInfo) : 0n,
+    });
+    objGetInfoByFd(sys, fd, req);
+  }
+  return { btfId: readU32(PROG_INFO, first, 'btf_id'), funcInfo, funcInfoRecSize: fr, lineInfo, lineInfoRecSize: lr };
 }
