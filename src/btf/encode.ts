@@ -80,7 +80,11 @@ export function encodeBtf(types: readonly BtfType[], opts: EncodeOptions = {}): 
         break;
       case 'ENUM':
         set(8, u32(t.size, 'size'));
-        t.values.forEach((e, j) => { set(12 + 8 * j, strings.add(e.name)); v.setInt32(p + 16 + 8 * j, e.value | 0, true); });
+        t.values.forEach((e, j) => {
+          const ok = Number.isInteger(e.value) && (t.signed ? e.value >= -(2 ** 31) && e.value < 2 ** 31 : e.value >= 0 && e.value < 2 ** 32);
+          if (!ok) fail(`enumerator '${e.name}' = ${e.value} does not fit a ${t.signed ? 'signed' : 'unsigned'} 32-bit ENUM (use ENUM64)`);
+          set(12 + 8 * j, strings.add(e.name)); v.setInt32(p + 16 + 8 * j, e.value | 0, true);
+        });
         break;
       case 'ENUM64':
         set(8, u32(t.size, 'size'));
