@@ -9,3 +9,4 @@ export * from './format-raw.ts';
 export * from './elf-sections.ts';
 export * from './format-c.ts';
 export * from './format-json.ts';
+export * from './from-program.ts';
