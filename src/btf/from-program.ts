@@ -39,6 +39,20 @@ export interface ProgramBtfOptions {
   readonly lineText?: (file: string, line: number) => string | undefined;
 }
 
+/**
+ * The struct each program type's context pointer points at (the kernel's bpf_ctx_convert
+ * names): the entry's parameter is typed with it, so the kernel recognises `ctx` and bpftool
+ * prints `int mes_start(struct __sk_buff * ctx)`, as for C. Other types get `void *ctx`.
+ */
+const CTX_STRUCT: Readonly<Record<string, string>> = {
+  socket_filter: '__sk_buff', sched_cls: '__sk_buff', sched_act: '__sk_buff', cgroup_skb: '__sk_buff',
+  lwt_in: '__sk_buff', lwt_out: '__sk_buff', lwt_xmit: '__sk_buff', lwt_seg6local: '__sk_buff', sk_skb: '__sk_buff',
+  flow_dissector: '__sk_buff', xdp: 'xdp_md', perf_event: 'bpf_perf_event_data', sock_ops: 'bpf_sock_ops',
+  cgroup_sock: 'bpf_sock', cgroup_sock_addr: 'bpf_sock_addr', sk_msg: 'sk_msg_md', cgroup_device: 'bpf_cgroup_dev_ctx',
+  cgroup_sysctl: 'bpf_sysctl', cgroup_sockopt: 'bpf_sockopt', sk_lookup: 'bpf_sk_lookup', sk_reuseport: 'sk_reuseport_md',
+  netfilter: 'bpf_nf_ctx',
+};
+
 const LD_IMM64 = 0x18, CALL = 0x85, PSEUDO_CALL = 1, PSEUDO_FUNC = 4;
 
 /** Slot index of each instruction's start. */
@@ -79,7 +93,7 @@ export function parseSource(source: string | undefined): { file: string; line: n
   return m ? { file: m[1]!, line: Number(m[2]) } : undefined;
 }
 
-export function programBtf(spec: Pick<ProgramSpec, 'name' | 'insns' | 'labels'>, opts: ProgramBtfOptions = {}): ProgramBtf {
+export function programBtf(spec: Pick<ProgramSpec, 'name' | 'insns' | 'labels'> & { readonly type?: string }, opts: ProgramBtfOptions = {}): ProgramBtf {
   const lineText = opts.lineText ?? readLine;
   const at = slotStarts(spec.insns);
   const starts = subprogramStarts(spec.insns);
@@ -87,13 +101,16 @@ export function programBtf(spec: Pick<ProgramSpec, 'name' | 'insns' | 'labels'>,
   for (const [name, idx] of spec.labels) if (!byLabel.has(idx)) byLabel.set(idx, name);
   const insnAtSlot = new Map(at.map((s, k) => [s, k]));
 
-  // [1] int, [2] void *, [3] int (void *ctx) for the entry, [4] int (void) for subprograms.
+  // [1] int, [2] ctx pointer, [3] int (ctx) for the entry, [4] int (void) for subprograms,
+  // [5] the context struct (declared empty: the kernel matches it by name).
+  const ctx = spec.type ? CTX_STRUCT[spec.type] : undefined;
   const types: BtfType[] = [
     { kind: 'INT', name: 'int', size: 4, encoding: 1, offset: 0, bits: 32 },
-    { kind: 'PTR', name: '', type: 0 },
+    { kind: 'PTR', name: '', type: ctx ? 5 : 0 },
     { kind: 'FUNC_PROTO', name: '', returnType: 1, params: [{ name: 'ctx', type: 2 }] },
     { kind: 'FUNC_PROTO', name: '', returnType: 1, params: [] },
   ];
+  if (ctx) types.push({ kind: 'STRUCT', name: ctx, size: 0, kflag: false, members: [] });
   const funcs: (FuncInfo & { name: string })[] = [];
   const used = new Set<string>();
   for (const s of starts) {
