@@ -14,6 +14,7 @@ import { decodeBtf, decodeLineInfo, encodeBtf, formatRaw } from '../../src/btf/i
 import {
   BtfLoadError, Cmd, VerifierError, btfById, defaultSys, loadBtf, loadProgram, progBtfInfo, type Sys,
 } from '../../src/syscall/index.ts';
+import { explainProgram } from '../../src/verifier/index.ts';
 import { kernelSuite, sh } from '../support/kernel.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -84,6 +85,18 @@ s('a rejected program: the verifier log quotes the TypeScript line that failed',
   try { loadProgram(broken).close(); } catch (e) { err = e; }
   assert.instance(err, VerifierError);
   assert.match((err as VerifierError).log, /; b\.ldx\('u32', r0, r2, 0\); \/\/ r2 is not initialised @ btf-load\.test\.ts:\d+\n0: \(61\) r0 = \*\(u32 \*\)\(r2 \+0\)/);
+});
+
+s('explain takes each instruction\'s line from the kernel\'s own line mapping', async () => {
+  const x = await explainProgram(twoFuncs);
+  assert.ok(x.loaded);
+  const src = readFileSync(path.join(root, HERE), 'utf8').split('\n');
+  for (const i of x.insns) {
+    assert.ok(i.kernelLine, `slot ${i.slot} has a kernel line`);
+    assert.is(i.kernelLine!.file, 'btf-load.test.ts');
+    assert.is(src[i.kernelLine!.line - 1]!.trim(), i.kernelLine!.text);
+    assert.is(i.source, `${HERE}:${i.kernelLine!.line}`);
+  }
 });
 
 s('tsbpf btf dump prog N is bpftool btf dump prog id N, line for line', () => {
