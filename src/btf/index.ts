@@ -10,3 +10,5 @@ export * from './elf-sections.ts';
 export * from './format-c.ts';
 export * from './format-json.ts';
 export * from './from-program.ts';
+export * from './ctype.ts';
+export * from './format-value.ts';

@@ -35,6 +35,10 @@ export interface MapCreateParams {
   readonly numaNode?: number;
   readonly ifindex?: number;
   readonly mapExtra?: bigint;
+  /** BTF describing the key and value (src/btf/ctype.ts): the loaded BTF's fd and the two type ids. */
+  readonly btfFd?: number;
+  readonly btfKeyTypeId?: number;
+  readonly btfValueTypeId?: number;
 }
 
 /** BPF_MAP_CREATE: a new map's fd. */
@@ -43,6 +47,7 @@ export function mapCreate(sys: Sys, p: MapCreateParams): number {
     map_type: p.type, key_size: p.keySize, value_size: p.valueSize, max_entries: p.maxEntries,
     map_flags: p.flags ?? 0, inner_map_fd: p.innerMapFd ?? 0, numa_node: p.numaNode ?? 0,
     map_name: p.name ?? '', map_ifindex: p.ifindex ?? 0, map_extra: p.mapExtra ?? 0n,
+    btf_fd: p.btfFd ?? 0, btf_key_type_id: p.btfKeyTypeId ?? 0, btf_value_type_id: p.btfValueTypeId ?? 0,
   });
   return check(Cmd.MAP_CREATE, sys.bpf(Cmd.MAP_CREATE, a), { object: p.name ? `map '${p.name}'` : undefined });
 }

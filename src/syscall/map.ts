@@ -17,6 +17,9 @@ import { defaultCodec, type Codec } from './codec.ts';
 import { mapCreate, mapDeleteElem, mapGetNextKey, mapLookupBatch, objGet, objPin } from './bpf.ts';
 import { mapFdById, mapInfo, type MapInfo } from './info.ts';
 import { possibleCpus } from './cpus.ts';
+import { loadBtf, type BtfHandle } from './btf.ts';
+import { ctypesToBtf, defaultCType, type CType } from '../btf/ctype.ts';
+import { encodeBtf } from '../btf/encode.ts';
 import { defaultSys, expectKind, type Sys } from './sys.ts';
 
 const ENOENT = 2, ENOSPC = 28;
@@ -31,6 +34,13 @@ export interface MapSpec extends MapRef {
   readonly maxEntries: number;
   /** MapFlags (BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_F_NO_PREALLOC…). */
   readonly flags?: number;
+  /**
+   * C types of the key and value (`ctypes.u32`, `ctypes.struct('pair', {...})`): the map is
+   * then created with BTF, and bpftool prints its entries field by field. Their sizes must be
+   * keySize and valueSize. Giving one is enough: the other gets u32/u64/bytes by its size.
+   */
+  readonly keyType?: CType;
+  readonly valueType?: CType;
 }
 
 /** The scalar types the default codecs produce: u32 as number, u64 as bigint, else bytes. */
@@ -349,14 +359,43 @@ export function validateMapSpec(spec: MapSpec): void {
   }
 }
 
-/** BPF_MAP_CREATE from a spec. */
+/** The BTF for a spec's key and value types, or null when it has none. */
+export function mapSpecBtf(spec: MapSpec): { btf: Uint8Array; keyTypeId: number; valueTypeId: number } | null {
+  if (!spec.keyType && !spec.valueType) return null;
+  const key = spec.keyType ?? defaultCType(spec.keySize), value = spec.valueType ?? defaultCType(spec.valueSize);
+  if (key.size !== spec.keySize) throw new Error(`map '${spec.name}': keyType is ${key.size} bytes, keySize is ${spec.keySize}`);
+  if (value.size !== spec.valueSize) throw new Error(`map '${spec.name}': valueType is ${value.size} bytes, valueSize is ${spec.valueSize}`);
+  const { types, ids } = ctypesToBtf([key, value]);
+  return { btf: encodeBtf(types), keyTypeId: ids[0]!, valueTypeId: ids[1]! };
+}
+
+/** BPF_MAP_CREATE from a spec (with BTF when it has key or value types). */
 export function createMap<K = Scalar, V = Scalar>(spec: MapSpec, opts: MapOptions<K, V> = {}): BpfMap<K, V> {
   validateMapSpec(spec);
   const sys = opts.sys ?? defaultSys;
-  const fd = mapCreate(sys, {
+  const params = {
     type: mapTypeId(spec.type), keySize: spec.keySize, valueSize: spec.valueSize,
     maxEntries: spec.maxEntries, flags: spec.flags ?? 0, name: spec.name,
-  });
+  };
+  const typed = mapSpecBtf(spec);
+  let fd: number;
+  if (typed) {
+    let handle: BtfHandle | undefined;
+    try {
+      handle = loadBtf(typed.btf, { sys });
+      fd = mapCreate(sys, { ...params, btfFd: handle.fd, btfKeyTypeId: typed.keyTypeId, btfValueTypeId: typed.valueTypeId });
+    } catch (e) {
+      if (!(e instanceof BpfError) || e.errno === 1 /* EPERM */) throw e;
+      // The kernel refused the types, not the map: create it untyped, and say so.
+      process.stderr.write(`tsbpf: warning: map '${spec.name}' is created WITHOUT BTF (bpftool will print raw bytes): ${e.message.split('\n')[0]}\n`);
+      fd = mapCreate(sys, params);
+    } finally {
+      // The map keeps its own reference to the BTF.
+      handle?.close();
+    }
+  } else {
+    fd = mapCreate(sys, params);
+  }
   try {
     return new BpfMap<K, V>(fd, spec, opts);
   } catch (e) {
