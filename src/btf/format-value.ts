@@ -37,6 +37,23 @@ export function typeSize(btf: Btf, id: number, depth = 0): number {
   }
 }
 
+/**
+ * A char array that holds a string, as bpftool decides it: elements (under qualifiers, not
+ * typedefs) are a 1-byte int with CHAR encoding or named `char`, and the bytes are printable
+ * up to a NUL inside the array.
+ */
+function charArray(btf: Btf, elemId: number, n: number, bytes: Uint8Array, start: number): string | null {
+  let e = elemId === 0 ? undefined : btf.type(elemId);
+  for (let d = 0; e && (e.kind === 'CONST' || e.kind === 'VOLATILE' || e.kind === 'RESTRICT' || e.kind === 'TYPE_TAG') && d < MAX_DEPTH; d++) e = e.type ? btf.type(e.type) : undefined;
+  if (!n || !e || e.kind !== 'INT' || e.size !== 1 || (!(e.encoding & 2) && e.name !== 'char')) return null;
+  for (let i = 0; i < n && start + i < bytes.length; i++) {
+    const c = bytes[start + i]!;
+    if (c === 0) return new TextDecoder().decode(bytes.subarray(start, start + i));
+    if (c <= 0x1f || c >= 0x7f) return null;
+  }
+  return null;
+}
+
 /** The value at byte `off` of `bytes`, read as type id. */
 export function formatValue(btf: Btf, id: number, bytes: Uint8Array, off = 0): Formatted {
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -64,12 +81,8 @@ export function formatValue(btf: Btf, id: number, bytes: Uint8Array, off = 0): F
         return go(t.type, bitOff, depth + 1, bitfield);
       case 'ARRAY': {
         const size = typeSize(btf, t.type) * 8;
-        const elem = btf.type(t.type);
-        if (elem.kind === 'INT' && elem.size === 1 && elem.encoding & 2) {
-          // char[]: a string up to the first NUL, as bpftool prints it.
-          const start = bitOff >> 3, raw = bytes.subarray(start, start + t.nelems), end = raw.indexOf(0);
-          return new TextDecoder().decode(end < 0 ? raw : raw.subarray(0, end));
-        }
+        const text = charArray(btf, t.type, t.nelems, bytes, bitOff >> 3);
+        if (text !== null) return text;
         if (t.nelems * size > (v.byteLength * 8 - bitOff)) throw new BtfError(`array of ${t.nelems} runs past the value`, { typeId: id });
         const out: Formatted[] = [];
         for (let i = 0; i < t.nelems; i++) out.push(go(t.type, bitOff + i * size, depth + 1));
