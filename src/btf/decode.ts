@@ -15,7 +15,7 @@
  * Split BTF (kernel modules) continues a base: its ids start after the base's last, and string
  * offsets past the base's string section are its own.
  */
-import { Buffer } from 'node:buffer';
+import { Buffer, isAscii } from 'node:buffer';
 import { BtfError } from './errors.ts';
 import {
   BTF_MAGIC, BTF_VERSION, HEADER_LEN, KIND_NAMES, Kind, MAX_TYPE, recordSize,
@@ -178,6 +178,20 @@ export class Btf {
     return t;
   }
 
+  /**
+   * The raw record offsets and sections, for formatters that read bytes directly (the raw dump
+   * of vmlinux writes 300k lines; objects per type would be garbage).
+   */
+  raw(): { readonly view: DataView; readonly offsets: Uint32Array; readonly strings: Uint8Array; readonly stringsBase: number } {
+    return { view: this.view, offsets: this.offsets, strings: new Uint8Array(this.strBuf.buffer, this.strBuf.byteOffset, this.strBuf.length), stringsBase: this.strBase };
+  }
+
+  /** The type, decoded afresh and not kept (for one pass over every type, like a dump). */
+  peek(id: number): BtfType {
+    if (id < this.firstId) return this.type(id);
+    return this.cache[id - this.firstId] ?? this.decodeType(id);
+  }
+
   // Hot: vmlinux has 126k types. No closures here (tsx's keepNames wraps each one in a call)
   // and kinds as literal numbers (imported consts become getter calls under tsx).
   private decodeType(id: number): BtfType {
@@ -280,11 +294,6 @@ export class Btf {
     }
     return out;
   }
-}
-
-function isAscii(b: Uint8Array): boolean {
-  for (let i = 0; i < b.length; i++) if (b[i]! > 0x7f) return false;
-  return true;
 }
 
 /** Decode a BTF blob; throws BtfError on anything malformed. */

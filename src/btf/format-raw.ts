@@ -13,7 +13,7 @@ const VAR_LINKAGE = ['static', 'global', 'extern'];
 const q = (name: string) => `'${name || '(anon)'}'`;
 
 /** One type as bpftool prints it (with its member lines, newline-separated, no trailing newline). */
-export function formatRawType(btf: Btf, id: number, t: BtfType = btf.type(id)): string {
+export function formatRawType(btf: Btf, id: number, t: BtfType = btf.peek(id)): string {
   const head = `[${id}] ${t.kind} ${q(t.name)}`;
   switch (t.kind) {
     case 'INT':

@@ -12,3 +12,4 @@ export * from './format-json.ts';
 export * from './from-program.ts';
 export * from './ctype.ts';
 export * from './format-value.ts';
+export * from './format-raw-bytes.ts';

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Btf, decodeBtf, elfSections, formatC, formatJson, formatRaw, formatRawType, isElf, typeJson } from '../btf/index.ts';
+import { Btf, decodeBtf, elfSections, formatC, formatJson, formatRawBytes, formatRawType, isElf, typeJson } from '../btf/index.ts';
 import { btfById, btfIds, btfInfo, btfFdById, defaultSys, mapBtfIds, mapFdById, progBtfInfo, progFdById } from '../syscall/index.ts';
 import { int, json, parse, splitCommand, table, UsageError } from '../command.ts';
 
@@ -54,7 +54,7 @@ function fromId(id: number): Btf {
 
 function print(btf: Btf, format: string, roots?: readonly number[]): void {
   if (format === 'raw') {
-    if (!roots) { process.stdout.write(formatRaw(btf)); return; }
+    if (!roots) { process.stdout.write(formatRawBytes(btf)); return; }
     for (const id of roots) process.stdout.write(formatRawType(btf, id) + '\n');
   } else if (format === 'json') {
     process.stdout.write(json(roots ? { types: roots.map((id) => typeJson(id, btf.type(id))) } : formatJson(btf)));

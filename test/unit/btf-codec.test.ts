@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  BtfError, StringTable, decodeBtf, decodeBtfExt, encodeBtf, encodeBtfExt, formatRaw, lineCol, type BtfType,
+  BtfError, StringTable, decodeBtf, decodeBtfExt, encodeBtf, encodeBtfExt, formatRaw, formatRawBytes, lineCol, type BtfType,
 } from '../../src/btf/index.ts';
 import { randomTypes } from '../support/btf-gen.ts';
 
@@ -33,6 +33,13 @@ test('every kind survives encode then decode (2,000 generated graphs, loops incl
     assert.equal(back, types, `seed ${seed}`);
   }
   assert.is(seen.size, 19, `kinds generated: ${[...seen].join(' ')}`);
+});
+
+test('the byte-writing raw dump is the readable one, byte for byte (every kind)', () => {
+  for (let seed = 1; seed <= 300; seed++) {
+    const btf = decodeBtf(encodeBtf(randomTypes(seed)));
+    assert.is(new TextDecoder().decode(formatRawBytes(btf)), formatRaw(btf), `seed ${seed}`);
+  }
 });
 
 test('a struct that contains a pointer to itself encodes and decodes (BTF graphs have loops)', () => {

@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  BtfError, StringTable, decodeBtf, decodeBtfExt, encodeBtf, encodeBtfExt, formatC, formatJson, formatRaw, type BtfType,
+  BtfError, StringTable, decodeBtf, decodeBtfExt, encodeBtf, encodeBtfExt, formatC, formatJson, formatRaw, formatRawBytes, type BtfType,
 } from '../../src/btf/index.ts';
 import { randomTypes, rng } from '../support/btf-gen.ts';
 
@@ -36,6 +36,7 @@ function readAll(bytes: Uint8Array): 'ok' | 'BtfError' {
     const btf = decodeBtf(bytes);
     btf.types();
     formatRaw(btf);
+    formatRawBytes(btf);
     formatJson(btf);
     formatC(btf);
     return 'ok';
