@@ -23,8 +23,11 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const ctypes = {
   u8: int('u8', 1, false), u16: int('u16', 2, false), u32: int('u32', 4, false), u64: int('u64', 8, false),
   s8: int('s8', 1, true), s16: int('s16', 2, true), s32: int('s32', 4, true), s64: int('s64', 8, true),
-  /** A struct laid out as C lays it out; field order is the object's key order. */
-  struct(name: string, fields: Readonly<Record<string, CType>>): StructCType {
+  /**
+   * A struct laid out as C lays it out; field order is the object's key order. `size` pads it
+   * (a record with room to grow, as `struct { …; } __attribute__((aligned(32)))` would).
+   */
+  struct(name: string, fields: Readonly<Record<string, CType>>, opts: { readonly size?: number } = {}): StructCType {
     if (name && !IDENT.test(name)) throw new BtfError(`struct name ${JSON.stringify(name)} is not a C identifier`);
     let off = 0, align = 1;
     const out: StructField[] = [];
@@ -35,7 +38,10 @@ export const ctypes = {
       off += type.size;
       align = Math.max(align, type.align);
     }
-    return { kind: 'struct', name, fields: out, size: Math.ceil(off / align) * align, align };
+    const natural = Math.ceil(off / align) * align;
+    const size = opts.size ?? natural;
+    if (!Number.isInteger(size) || size < natural || size % align) throw new BtfError(`struct ${name}: size ${size} is below its ${natural} bytes of fields or not a multiple of its alignment ${align}`);
+    return { kind: 'struct', name, fields: out, size, align };
   },
   array(elem: CType, length: number): ArrayCType {
     if (!Number.isInteger(length) || length < 0) throw new BtfError(`array length ${length} is not a non-negative integer`);

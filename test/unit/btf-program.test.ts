@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { program, r0, r1 } from '../../src/asm/index.ts';
+import { program, r0, r1, skb, TC_ACT_OK, TC_ACT_SHOT } from '../../src/asm/index.ts';
 import { decodeBtf, formatRaw, funcName, programBtf, subprogramStarts } from '../../src/btf/index.ts';
 import { kernelLines } from '../../src/verifier/explain.ts';
 
@@ -17,6 +17,30 @@ const spec = program({ name: 'two.funcs', type: 'sched_cls' }, (b) => {
   b.mov(r0, r1);
   b.add(r0, r1);
   b.exit();
+});
+
+/** The program docs/btf.md takes apart byte by byte. */
+const tiny = program({ name: 'tiny', type: 'sched_cls' }, (b) => {
+  b.ldx('u32', r0, r1, skb.len);
+  b.jgt(r0, 1500, 'drop');
+  b.mov(r0, TC_ACT_OK);
+  b.exit();
+  b.label('drop');
+  b.mov(r0, TC_ACT_SHOT);
+  b.exit();
+});
+
+const hexdump = (u: Uint8Array) => {
+  const out: string[] = [];
+  for (let i = 0; i < u.length; i += 16) out.push(`${i.toString(16).padStart(4, '0')}: ${Array.from(u.subarray(i, i + 16), (x) => x.toString(16).padStart(2, '0')).join(' ')}`);
+  return out.join('\n');
+};
+
+test('golden: the BTF, func_info and line_info of a 6-instruction program (docs/btf.md)', () => {
+  const pb = programBtf(tiny);
+  assert.fixture(hexdump(pb.btf), GOLDEN_BTF);
+  assert.is(hexdump(pb.funcInfo), '0000: 00 00 00 00 06 00 00 00');
+  assert.fixture(hexdump(pb.lineInfo), GOLDEN_LINES);
 });
 
 test('functions start at slot 0 and at each bpf-to-bpf call target (LD_IMM64 counts two slots)', () => {
@@ -70,5 +94,30 @@ test('kernelLines: the verifier log\'s "; text @ file:line" marks, carried to th
   assert.equal(m.get(2), { text: 'b.exit();', file: 'two.ts', line: 8 });
   assert.is(kernelLines('0: (b7) r1 = 7', [0]).size, 0);
 });
+
+const GOLDEN_BTF = `0000: 9f eb 01 00 18 00 00 00 00 00 00 00 54 00 00 00
+0010: 54 00 00 00 b0 00 00 00 99 00 00 00 00 00 00 01
+0020: 04 00 00 00 20 00 00 01 00 00 00 00 00 00 00 02
+0030: 05 00 00 00 00 00 00 00 01 00 00 0d 01 00 00 00
+0040: 9d 00 00 00 02 00 00 00 00 00 00 00 00 00 00 0d
+0050: 01 00 00 00 a1 00 00 00 00 00 00 04 00 00 00 00
+0060: ab 00 00 00 01 00 00 0c 03 00 00 00 00 74 65 73
+0070: 74 2f 75 6e 69 74 2f 62 74 66 2d 70 72 6f 67 72
+0080: 61 6d 2e 74 65 73 74 2e 74 73 00 20 20 62 2e 6c
+0090: 64 78 28 27 75 33 32 27 2c 20 72 30 2c 20 72 31
+00a0: 2c 20 73 6b 62 2e 6c 65 6e 29 3b 00 20 20 62 2e
+00b0: 6a 67 74 28 72 30 2c 20 31 35 30 30 2c 20 27 64
+00c0: 72 6f 70 27 29 3b 00 20 20 62 2e 6d 6f 76 28 72
+00d0: 30 2c 20 54 43 5f 41 43 54 5f 4f 4b 29 3b 00 20
+00e0: 20 62 2e 65 78 69 74 28 29 3b 00 20 20 62 2e 6d
+00f0: 6f 76 28 72 30 2c 20 54 43 5f 41 43 54 5f 53 48
+0100: 4f 54 29 3b 00 69 6e 74 00 63 74 78 00 5f 5f 73
+0110: 6b 5f 62 75 66 66 00 74 69 6e 79 00`;
+const GOLDEN_LINES = `0000: 00 00 00 00 01 00 00 00 1f 00 00 00 03 60 00 00
+0010: 01 00 00 00 01 00 00 00 40 00 00 00 03 64 00 00
+0020: 02 00 00 00 01 00 00 00 5b 00 00 00 03 68 00 00
+0030: 03 00 00 00 01 00 00 00 73 00 00 00 03 6c 00 00
+0040: 04 00 00 00 01 00 00 00 7f 00 00 00 03 74 00 00
+0050: 05 00 00 00 01 00 00 00 73 00 00 00 03 78 00 00`;
 
 test.run();
