@@ -78,7 +78,7 @@ const ATOMICS: ReadonlyMap<string, Entry> = (() => {
   const m = new Map<string, Entry>();
   for (const row of OPCODE_TABLE) {
     if (row.form !== 'atomic' && row.form !== 'fetch' && row.form !== 'xchg' && row.form !== 'cmpxchg') continue;
-    for (const s of row.sizes) m.set(row.ubpf + (s === 'u32' ? '32' : ''), { row, op: Class.STX | row.code | Size[s], imm: row.imm });
+    for (const s of row.sizes ?? []) m.set(row.ubpf + (s === 'u32' ? '32' : ''), { row, op: Class.STX | row.code | Size[s], imm: row.imm });
   }
   return m;
 })();

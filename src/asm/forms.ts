@@ -62,7 +62,7 @@ export function instructionForms(): Form[] {
   const add = (name: string, insn: Instruction): void => { out.push({ name, insn }); };
   for (const row of OPCODE_TABLE) {
     for (const cls of row.classes) {
-      const variants: number[] = 'sizes' in row ? row.sizes.map((s) => cls | row.code | Size[s]) : row.sources.map((s) => cls | row.code | s);
+      const variants: number[] = row.sizes ? row.sizes.map((s) => cls | row.code | Size[s]) : (row.sources ?? [Source.K]).map((s) => cls | row.code | s);
       for (const op of variants) {
         if (row.form === 'endian') {
           for (const bits of [16, 32, 64]) add(`${row.name}${bits}`, I(op, 1, 0, 0, bits));

@@ -91,7 +91,7 @@ const ALU_OFFS: readonly (readonly number[])[] = (() => {
   const by: number[][] = Array.from({ length: 256 }, () => []);
   for (const row of OPCODE_TABLE) {
     if (row.form !== 'binary' && row.form !== 'movsx') continue;
-    for (const op of opcodesOf(row)) by[op]!.push(row.off);
+    for (const op of opcodesOf(row)) by[op]!.push(row.off ?? 0);
   }
   return by;
 })();

@@ -144,8 +144,7 @@ const ALL_SIZES = ['u8', 'u16', 'u32', 'u64'] as const;
 const NARROW = ['u8', 'u16', 'u32'] as const;
 const WORDS = ['u32', 'u64'] as const;
 
-/** Every operation, in the order of RFC 9669's tables. */
-export const OPCODE_TABLE = [
+const TABLE = [
   // Arithmetic (RFC 9669 4.1), ALU and ALU64.
   { name: 'add', form: 'binary', code: AluOp.add, classes: ALU_BOTH, sources: KX, off: 0, llvm: '+=', ubpf: 'add' },
   { name: 'sub', form: 'binary', code: AluOp.sub, classes: ALU_BOTH, sources: KX, off: 0, llvm: '-=', ubpf: 'sub' },
@@ -209,9 +208,12 @@ export const OPCODE_TABLE = [
   { name: 'ld_ind', form: 'ld_ind', code: Mode.IND, classes: [Class.LD], sizes: NARROW, llvm: 'skb', ubpf: 'ldind' },
 ] as const satisfies readonly OpcodeRow[];
 
-type Row = (typeof OPCODE_TABLE)[number];
+/** Every operation, in the order of RFC 9669's tables. */
+export const OPCODE_TABLE: readonly OpcodeRow[] = TABLE;
+
+type Row = (typeof TABLE)[number];
 const rowsOf = <F extends OperandForm>(...forms: F[]): Extract<Row, { form: F }>[] =>
-  OPCODE_TABLE.filter((r): r is Extract<Row, { form: F }> => (forms as OperandForm[]).includes(r.form));
+  TABLE.filter((r): r is Extract<Row, { form: F }> => (forms as OperandForm[]).includes(r.form));
 
 /** Two-operand ALU ops that take an immediate or a register source. */
 export type BinaryAluOp = Extract<Row, { form: 'binary' }>['name'];
