@@ -13,8 +13,11 @@
  * Immediates print as bpf_conformance prints them: small and negative ones in decimal, the rest
  * as unsigned hex (0xffffff80 in a 64-bit operation is -128 sign-extended, as in the assembler).
  *
- * The dialect has no spelling for kfunc calls or for LD_IMM64 with a pseudo source (map, BTF
- * id, func...): formatUbpf() throws an AsmError for those, ubpfUnsupported() says why first.
+ * The dialect has no spelling for LD_IMM64 with a pseudo source (map, BTF id, func...), nor for
+ * a kfunc's module index: formatUbpf() throws an AsmError for those and for every kfunc call
+ * (the assembler reads bpf_conformance's `call runtime N`, but a listing that printed it for
+ * some kfuncs and not others would read oddly), ubpfUnsupported() says why first. Mnemonics
+ * come from the opcode table's `ubpf` column.
  */
 import { AsmError } from './errors.ts';
 import { encode, imm64, invalidReason, type Instruction } from './instruction.ts';
