@@ -16,7 +16,7 @@
 import { parseLlvm } from './dialect-llvm.ts';
 import { parseUbpf } from './dialect-ubpf.ts';
 import { AsmError, AsmSyntaxError } from './errors.ts';
-import { encode, type Instruction, type MapRef } from './instruction.ts';
+import { encode, invalidReason, type Instruction, type MapRef } from './instruction.ts';
 import { Cursor, lexLine } from './lexer.ts';
 import { link } from './link.ts';
 import { Class, JmpOp, LD_IMM64, Pseudo } from './opcode.ts';
@@ -29,6 +29,13 @@ export interface AssembleOptions {
   readonly file?: string;
   /** 'llvm' (default: what disassemble() prints), 'ubpf', or 'auto' (ubpf if it names registers as %rN). */
   readonly dialect?: Dialect | 'auto';
+  /**
+   * Keep instructions that are not valid encodings (what decode() and the kernel reject)
+   * instead of failing on them. bpf_conformance's assembler writes such instructions for its
+   * negative tests (`mov %r11, 1`, `call helper %r1`); with this, the ubpf dialect gives their
+   * bytes too. Default false: an invalid instruction is an AsmSyntaxError at its line.
+   */
+  readonly allowInvalid?: boolean;
 }
 
 export interface Assembled {
@@ -110,6 +117,8 @@ export function assemble(text: string, opts: AssembleOptions = {}): Assembled {
     const col = c.col();
     let insn = parse(c, ctx);
     c.end();
+    const invalid = opts.allowInvalid ? null : invalidReason(insn);
+    if (invalid) throw new AsmSyntaxError(`${invalid} (no valid instruction; assemble with allowInvalid to get its bytes anyway)`, ln, col, file);
     const comment = c.lexed.comment;
     insn = { ...insn, source: `${file ?? '<input>'}:${ln}`, ...(comment ? { comment } : {}) };
     // ubpf: the first exit is also the label 'exit' (bpf_conformance's implicit label). It

@@ -19,8 +19,9 @@
  *   [%r1+0xffff] is [%r1-1], and `ja +0xffff` jumps back one.
  * - The first `exit` is also the label `exit` (assembler.ts defines it), so `jeq %r1, 0, exit`
  *   needs no label line.
- * - %r11..%r15 and callx assemble, for negative tests: the instructions they make are invalid
- *   (decode() and the kernel reject them).
+ * - %r11..%r15, callx and movsx with an immediate parse, for negative tests: the instructions
+ *   they make are invalid (decode() and the kernel reject them), so assemble() refuses them
+ *   unless given `allowInvalid`.
  * Differences, on purpose: a bare number as a jump target is an offset here (bpf_conformance
  * would look for a label named by digits; a line `5:` is a slot index here), and a label and an
  * instruction on one line (`l: exit`) are both kept (bpf_conformance drops the instruction).

@@ -261,6 +261,11 @@ test('negative-test forms bpf_conformance assembles make instructions decode() r
     assert.throws(() => decode(encode([i])), undefined, text);
   }
   assert.match(invalidReason(parseInstruction('call helper %r2', { dialect: 'ubpf' }))!, /callx/);
+  // assemble() refuses them at their line unless asked for their bytes.
+  assert.throws(() => assemble('mov %r0, 0\nmov %r11, 1\nexit', { dialect: 'ubpf' }),
+    (e: unknown) => e instanceof AsmSyntaxError && e.line === 2 && /invalid dst register r11.*allowInvalid/.test(e.message));
+  const raw = assemble('mov %r11, 1\ncall helper %r2\nexit', { dialect: 'ubpf', allowInvalid: true }).insns;
+  assert.is(hex(raw), 'b7 0b 00 00 01 00 00 00 8d 02 00 00 00 00 00 00 95 00 00 00 00 00 00 00');
 });
 
 test('what bpf_conformance rejects, we reject too', () => {
