@@ -22,9 +22,6 @@ import {
 const SIZE_NAMES: Readonly<Record<string, SizeName>> = { u8: 'u8', u16: 'u16', u32: 'u32', u64: 'u64' };
 const SX_NAMES: Readonly<Record<string, SizeName>> = { s8: 'u8', s16: 'u16', s32: 'u32' };
 
-// ---------------------------------------------------------------------------------------------
-// The llvm dialect.
-
 // Operator symbols from the opcode table.
 const ALU_ASSIGN: ReadonlyMap<string, { code: number; off: number }> = new Map(
   rowsOfForm('binary').filter((r) => r.name !== 'mov').map((r) => [r.llvm, { code: r.code, off: r.off ?? 0 }]),
