@@ -13,3 +13,4 @@ export * from './from-program.ts';
 export * from './ctype.ts';
 export * from './format-value.ts';
 export * from './format-raw-bytes.ts';
+export * from './core.ts';
