@@ -11,7 +11,7 @@
  *      composites, ints with ints, pointers with pointers, enums by name, arrays by element);
  *   3. the value: byte offset, byte size, existence, signedness or the shifts that extract a
  *      bitfield; type id, existence, size or a structural match; enumerator existence or value.
- *      All matching candidates must agree;
+ *      All matching candidates must agree (else a BtfError: libbpf refuses such a load too);
  *   4. no candidate: the existence kinds become 0; anything else poisons the instruction as
  *      libbpf does (`call 0xbad2310`), so the verifier refuses it only if it can be reached.
  *
@@ -308,16 +308,17 @@ export function resolveCoreRelo(local: Btf, relo: CoreRelo, target: Btf, candida
   if (!results.length) {
     if (exists) return { kind, insn, local: localValue, target: 0n, targetId: 0, ...(localSize !== undefined ? { localSize } : {}) };
     const what = local.type(rootId);
+    const path = spec ? spec.steps.map((st) => (st.kind === 'array' ? `[${st.index}]` : st.name ? `.${st.name}` : '')).join('') : enumName ? `::${enumName}` : '';
     return {
       kind, insn, local: localValue, targetId: 0,
-      poison: `${kind} of ${what.kind.toLowerCase()} ${what.name}${relo.access !== '0' ? ` (access ${relo.access})` : ''}: no type in the kernel's BTF matches it`,
+      poison: `${kind} of ${what.kind.toLowerCase()} ${what.name}${path} (access ${relo.access}): the running kernel's BTF has no ${essential(what.name)} with it; ` +
+        'guard the access with bpf_core_field_exists() (or the type/enum exists checks), or build for this kernel',
     };
   }
   const first = results[0]!;
   const clash = results.find((r) => r.value !== first.value);
-  if (clash) {
-    return { kind, insn, local: localValue, targetId: 0, poison: `${kind}: candidates [${first.id}] and [${clash.id}] disagree (${first.value} vs ${clash.value})` };
-  }
+  // libbpf refuses the load here rather than poisoning: no answer is right.
+  if (clash) throw new BtfError(`CO-RE relocation for instruction ${insn} (${kind}, access ${relo.access}) is ambiguous: kernel types [${first.id}] and [${clash.id}] give ${first.value} and ${clash.value}`, { typeId: rootId });
   return {
     kind, insn, local: localValue, target: first.value, targetId: first.id,
     ...(localSize !== undefined ? { localSize } : {}), ...(first.size !== undefined ? { targetSize: first.size } : {}),
@@ -362,4 +363,43 @@ export function applyCoreRelo(insns: Uint8Array, r: CoreResult): void {
   } else {
     throw new BtfError(`CO-RE relocation on instruction ${r.insn} (opcode 0x${op.toString(16)}), which carries no relocatable value`);
   }
+}
+
+export interface CoreRelocated {
+  /** Copies of the sections that had relocations, patched; the others are not included. */
+  readonly sections: ReadonlyMap<string, Uint8Array>;
+  /** Every relocation's result, by section, in .BTF.ext order. */
+  readonly results: ReadonlyMap<string, readonly CoreResult[]>;
+}
+
+/**
+ * Apply every CO-RE relocation of an object: its .BTF and .BTF.ext (decoded), its executable
+ * sections' bytes by name, and the target kernel's BTF. What an ELF loader calls before it
+ * decodes functions; poisoned instructions are explained by corePoisonAt().
+ */
+export function coreRelocateSections(local: Btf, ext: { readonly coreRelo: readonly { readonly section: string; readonly records: readonly CoreRelo[] }[] },
+  sections: ReadonlyMap<string, Uint8Array>, target: Btf): CoreRelocated {
+  const out = new Map<string, Uint8Array>(), results = new Map<string, CoreResult[]>();
+  const cands = new Map<number, number[]>();
+  for (const sec of ext.coreRelo) {
+    const bytes = sections.get(sec.section);
+    if (!bytes) throw new BtfError(`CO-RE relocations for section '${sec.section}', which the object does not have`);
+    const copy = bytes.slice();
+    const list: CoreResult[] = [];
+    for (const relo of sec.records) {
+      let c = cands.get(relo.typeId);
+      if (!c && relo.kind !== 6) { c = coreCandidates(local, relo.typeId, target); cands.set(relo.typeId, c); }
+      const r = resolveCoreRelo(local, relo, target, c ?? []);
+      applyCoreRelo(copy, r);
+      list.push(r);
+    }
+    out.set(sec.section, copy);
+    results.set(sec.section, list);
+  }
+  return { sections: out, results };
+}
+
+/** Why the instruction at a section's slot was poisoned, for the message when the verifier refuses it. */
+export function corePoisonAt(results: CoreRelocated['results'], section: string, insn: number): string | undefined {
+  return results.get(section)?.find((r) => r.insn === insn && r.poison !== undefined)?.poison;
 }

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CORE_POISON_IMM, applyCoreRelo, coreCandidates, decodeBtf, decodeBtfExt, elfSections, resolveCoreRelo } from '../../src/btf/index.ts';
+import { CORE_POISON_IMM, coreRelocateSections, corePoisonAt, decodeBtf, decodeBtfExt, elfSections } from '../../src/btf/index.ts';
 import { ensureBpffs } from '../../src/syscall/index.ts';
 import { kernelSuite, uniqueName } from '../support/kernel.ts';
 
@@ -38,23 +38,26 @@ s('every relocation kind: our value is libbpf\'s, and the one libbpf poisons we 
     const ext = decodeBtfExt(secs.get('.BTF.ext')!, local);
     const relos = ext.coreRelo.find((x) => x.section === 'tc')!.records;
     const vmlinux = decodeBtf(new Uint8Array(readFileSync('/sys/kernel/btf/vmlinux')));
-    const insns = secs.get('tc')!.slice();
-    const cands = new Map<number, number[]>();
+    const done = coreRelocateSections(local, ext, secs, vmlinux);
+    const results = done.results.get('tc')!, insns = done.sections.get('tc')!;
     assert.is(relos.length, theirs.size);
-    relos.forEach((relo, i) => {
-      if (!cands.has(relo.typeId) && relo.kind !== 6) cands.set(relo.typeId, coreCandidates(local, relo.typeId, vmlinux));
-      const ours = resolveCoreRelo(local, relo, vmlinux, cands.get(relo.typeId) ?? []);
+    assert.is(results.length, relos.length);
+    results.forEach((ours, i) => {
       const want = theirs.get(i)!;
       assert.is(ours.insn, want.insn, `relo #${i} instruction`);
+      const v = new DataView(insns.buffer, insns.byteOffset + ours.insn * 8, 8);
       if (want.poisoned) {
         assert.ok(ours.poison, `relo #${i} (${ours.kind}) is poisoned by libbpf`);
+        assert.equal([insns[ours.insn * 8], v.getInt32(4, true)], [0x85, CORE_POISON_IMM]);
+        assert.match(corePoisonAt(done.results, 'tc', ours.insn)!, /field_byte_offset of struct sk_buff.not_in_the_kernel \(access 0:4\): the running kernel's BTF has no sk_buff with it/);
       } else {
         assert.is(ours.poison, undefined, `relo #${i}: ${ours.poison}`);
-        assert.is(ours.target, want.value, `relo #${i} ${ours.kind} ${relo.access}`);
+        assert.is(ours.target, want.value, `relo #${i} ${ours.kind} ${relos[i]!.access}`);
+        // The patched instruction carries it: LD_IMM64's constant, a load's offset, or an ALU imm.
+        const op = insns[ours.insn * 8]!;
+        const carried = op === 0x18 ? BigInt(v.getUint32(4, true)) : (op & 7) === 1 ? BigInt(v.getInt16(2, true)) : BigInt(v.getInt32(4, true));
+        assert.is(carried, want.value, `relo #${i}: the patched instruction`);
       }
-      applyCoreRelo(insns, ours);
-      const v = new DataView(insns.buffer, insns.byteOffset + ours.insn * 8, 8);
-      if (want.poisoned) assert.equal([insns[ours.insn * 8], v.getInt32(4, true)], [0x85, CORE_POISON_IMM]);
     });
   } finally {
     rmSync(pin, { force: true });
