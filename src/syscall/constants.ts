@@ -25,15 +25,9 @@ export function cmdName(cmd: number): string {
   return n ? `BPF_${n}` : `bpf command ${cmd}`;
 }
 
-/** enum bpf_map_type */
-export const MAP_TYPES = [
-  'unspec', 'hash', 'array', 'prog_array', 'perf_event_array', 'percpu_hash', 'percpu_array', 'stack_trace',
-  'cgroup_array', 'lru_hash', 'lru_percpu_hash', 'lpm_trie', 'array_of_maps', 'hash_of_maps', 'devmap',
-  'sockmap', 'cpumap', 'xskmap', 'sockhash', 'cgroup_storage', 'reuseport_sockarray', 'percpu_cgroup_storage',
-  'queue', 'stack', 'sk_storage', 'devmap_hash', 'struct_ops', 'ringbuf', 'inode_storage', 'task_storage',
-  'bloom_filter', 'user_ringbuf', 'cgrp_storage', 'arena',
-] as const;
-export type MapType = Exclude<(typeof MAP_TYPES)[number], 'unspec'>;
+/** enum bpf_map_type: the table lives in src/asm (map specs are pure data). */
+import { MAP_TYPES, type MapType } from '../asm/map-spec.ts';
+export { MAP_TYPES, type MapType };
 
 /** enum bpf_prog_type */
 export const PROG_TYPES = [
