@@ -13,7 +13,7 @@ import { SHF, SHT, STT } from './constants.ts';
 import { ElfError } from './errors.ts';
 import { btfMapDefs, type Btf } from './btf-maps.ts';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, mapTypeByNumber } from './map-types.ts';
-import type { ElfMapSpec, MapPinning } from './spec.ts';
+import type { ElfMapSpec, ObjectPin } from './spec.ts';
 
 const BPF_MAP_DEF_SIZE = 20;
 const BPF_ELF_MAP_SIZE = 36;
@@ -72,17 +72,17 @@ export function legacyMaps(file: ElfFile, section: ElfSection, objectId: string)
       keySize: u(1), valueSize: u(2), maxEntries: u(3), ...(u(4) ? { flags: u(4) } : {}),
     };
     if (!elfMap) return { ...base, origin: 'bpf_map_def' as const };
-    const pin = u(6);
+    const pinning = u(6);
     if (def >= 36 && (u(7) || u(8))) {
       throw new ElfError(`map '${s.name}' is a map-in-map (inner_id ${u(7)}, inner_idx ${u(8)}): not supported yet`, { section: section.name, offset: at + 28 });
     }
-    let pinning: MapPinning | undefined;
-    if (pin === PIN_GLOBAL_NS) pinning = { kind: 'tc_global', path: `tc/globals/${name}` };
-    else if (pin === PIN_OBJECT_NS) pinning = { kind: 'tc_object', path: `tc/${objectId}/${name}` };
-    else if (pin !== 0) {
-      throw new ElfError(`map '${s.name}' has pinning ${pin}: only PIN_NONE (0), PIN_OBJECT_NS (1) and PIN_GLOBAL_NS (2) are supported (not iproute2's /etc/iproute2/bpf_pinning)`, { section: section.name, offset: at + 24 });
+    let pin: ObjectPin | undefined;
+    if (pinning === PIN_GLOBAL_NS) pin = { kind: 'tc_global', path: `tc/globals/${name}` };
+    else if (pinning === PIN_OBJECT_NS) pin = { kind: 'tc_object', path: `tc/${objectId}/${name}` };
+    else if (pinning !== 0) {
+      throw new ElfError(`map '${s.name}' has pinning ${pinning}: only PIN_NONE (0), PIN_OBJECT_NS (1) and PIN_GLOBAL_NS (2) are supported (not iproute2's /etc/iproute2/bpf_pinning)`, { section: section.name, offset: at + 24 });
     }
-    return { ...base, origin: 'bpf_elf_map' as const, ...(pinning ? { pinning } : {}) };
+    return { ...base, origin: 'bpf_elf_map' as const, ...(pin ? { pin, pinning: 'by_name' as const } : {}) };
   });
 }
 
@@ -95,14 +95,14 @@ export function btfMaps(file: ElfFile, section: ElfSection, btf: Btf | undefined
     if (!sym) throw new ElfError(`map '${d.name}' is in .BTF but has no symbol in the section`, { section: section.name });
     if (d.type === undefined) throw new ElfError(`map '${d.name}' has no type (__uint(type, BPF_MAP_TYPE_…))`, { section: section.name, offset: sym.value });
     const name = objName(d.name);
-    let pinning: MapPinning | undefined;
-    if (d.pinning === LIBBPF_PIN_BY_NAME) pinning = { kind: 'by_name', path: name };
+    let pin: ObjectPin | undefined;
+    if (d.pinning === LIBBPF_PIN_BY_NAME) pin = { kind: 'by_name', path: name };
     else if (d.pinning) throw new ElfError(`map '${d.name}' has pinning ${d.pinning}: only LIBBPF_PIN_NONE (0) and LIBBPF_PIN_BY_NAME (1) exist`, { section: section.name, offset: sym.value });
     return {
       name, symbol: d.name, section: section.name, origin: 'btf' as const,
       type: mapType(d.type, d.name, section.name, sym.value),
       keySize: d.keySize ?? 0, valueSize: d.valueSize ?? 0, maxEntries: d.maxEntries ?? 0,
-      ...(d.flags ? { flags: d.flags } : {}), ...(pinning ? { pinning } : {}),
+      ...(d.flags ? { flags: d.flags } : {}), ...(pin ? { pin, pinning: 'by_name' as const } : {}),
       ...(d.numaNode !== undefined ? { numaNode: d.numaNode } : {}), ...(d.mapExtra !== undefined ? { mapExtra: d.mapExtra } : {}),
       ...(d.keyTypeId !== undefined ? { btfKeyTypeId: d.keyTypeId } : {}), ...(d.valueTypeId !== undefined ? { btfValueTypeId: d.valueTypeId } : {}),
     };

@@ -5,19 +5,19 @@
  * as they are; a DSL program and a clang-built one meet here.
  */
 import type { ProgramSpec } from '../asm/program.ts';
-import type { MapSpec } from '../syscall/map.ts';
+import type { MapSpec } from '../asm/map-spec.ts';
 import type { FuncInfo, LineInfo } from './btf-ext.ts';
 
 /** Which of the three ways of declaring maps a map came from. */
 export type MapOrigin = 'btf' | 'bpf_elf_map' | 'bpf_map_def' | 'data';
 
 /**
- * Where a loader pins a map, relative to the bpffs mount (/sys/fs/bpf):
+ * Where the object says a map is pinned, relative to the bpffs mount (/sys/fs/bpf):
  *   iproute2 PIN_GLOBAL_NS (2)  tc/globals/<name>       shared by every tc object
  *   iproute2 PIN_OBJECT_NS (1)  tc/<object sha1>/<name> shared by loads of this same object
  *   libbpf LIBBPF_PIN_BY_NAME   <name>                  under libbpf's pin root
  */
-export interface MapPinning {
+export interface ObjectPin {
   readonly kind: 'tc_global' | 'tc_object' | 'by_name';
   readonly path: string;
 }
@@ -28,7 +28,8 @@ export interface ElfMapSpec extends MapSpec {
   readonly section: string;
   /** The C symbol (the map name is it cut to 15 characters). */
   readonly symbol: string;
-  readonly pinning?: MapPinning;
+  /** The pin the object asks for (its `pinning` is then 'by_name'); maps without one follow the loader's pin directory. */
+  readonly pin?: ObjectPin;
   /** Global data: the value of key 0 at load time (.data, .rodata; .bss starts zeroed). */
   readonly contents?: Uint8Array;
   /** .rodata: frozen after its contents are written (BPF_MAP_FREEZE), so the verifier trusts them. */
