@@ -129,6 +129,7 @@ export function parseElfFile(input: Uint8Array): ElfFile {
     const type = view.getUint32(p + 4, true);
     const offset = u64(view, p + 24, 'section offset', where);
     const size = u64(view, p + 32, 'section size', where);
+    if (type === SHT.NULL && i !== 0) throw new ElfError('a section of type SHT_NULL after section 0: the section headers are damaged', where);
     const hasData = type !== SHT.NOBITS && type !== SHT.NULL;
     if (hasData && (offset > bytes.length || size > bytes.length - offset)) {
       throw new ElfError(`section data [0x${offset.toString(16)}, +0x${size.toString(16)}) is past the end of the file (${bytes.length} bytes): the file is truncated`, where);

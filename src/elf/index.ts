@@ -5,3 +5,4 @@ export * from './file.ts';
 export * from './reader.ts';
 export * from './section-types.ts';
 export { relocationName, R_BPF } from './constants.ts';
+export * from './writer.ts';

@@ -214,10 +214,11 @@ function relocate(file: ElfFile, f: Func, funcs: ReadonlyMap<string, Func>, mapA
   const sec = f.section;
   // slot -> instruction index
   const indexAt = new Map<number, number>();
+  const slotAt: number[] = [];
   let slot = 0;
-  raw.forEach((i, n) => { indexAt.set(slot, n); slot += i.op === LD_IMM64 ? 2 : 1; });
+  raw.forEach((i, n) => { indexAt.set(slot, n); slotAt.push(slot); slot += i.op === LD_IMM64 ? 2 : 1; });
   const insns: Instruction[] = raw.map((i, n) => {
-    const src = lines(sec.name, f.start + slotOf(raw, n) * INSN_SIZE);
+    const src = lines(sec.name, f.start + slotAt[n]! * INSN_SIZE);
     return src ? { ...i, source: src } : i;
   });
   const calls = new Map<number, string>();
@@ -248,20 +249,15 @@ function relocate(file: ElfFile, f: Func, funcs: ReadonlyMap<string, Func>, mapA
   // Calls and function references resolved by the compiler, within this section.
   insns.forEach((i, n) => {
     if (relocated.has(n) || !(isCall(i) || isFuncRef(i))) return;
-    const off = f.start + (slotOf(raw, n) + 1 + i.imm) * INSN_SIZE;
-    const where = { section: sec.name, offset: f.start + slotOf(raw, n) * INSN_SIZE };
+    const off = f.start + (slotAt[n]! + 1 + i.imm) * INSN_SIZE;
+    const where = { section: sec.name, offset: f.start + slotAt[n]! * INSN_SIZE };
     // Inside its own body: a subprogram the compiler (or our writer) kept in one function.
     if (off >= f.start && off < f.end) return;
-    calls.set(n, funcAt(funcs, sec, off, `call at instruction ${slotOf(raw, n)} of '${f.name}'`, where).key);
+    calls.set(n, funcAt(funcs, sec, off, `call at instruction ${slotAt[n]!} of '${f.name}'`, where).key);
   });
   return { insns, calls };
 }
 
-function slotOf(insns: readonly Instruction[], n: number): number {
-  let s = 0;
-  for (let k = 0; k < n; k++) s += insns[k]!.op === LD_IMM64 ? 2 : 1;
-  return s;
-}
 
 function symbolSection(file: ElfFile, sym: ElfSymbol, where: { section: string; offset: number }, what: string): ElfSection {
   if (sym.shndx === SHN_UNDEF) {

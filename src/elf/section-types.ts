@@ -149,3 +149,14 @@ export function sectionType(section: string): SectionType | undefined {
 
 /** The names of the table, for error messages and docs. */
 export const SECTION_NAMES: readonly string[] = DEFS.map((d) => d[0]);
+
+/**
+ * The section name libbpf reads back as this type (and expected attach type): the first table
+ * entry for it, without an attach point. Undefined when the table has none.
+ */
+export function sectionFor(type: ProgramType, expectedAttachType?: string): string | undefined {
+  const exact = DEFS.find((d) => d[1] === type && (d[2] ?? undefined) === expectedAttachType && !d[0].includes('.s') && !d[0].includes('.frags'));
+  const any = exact ?? (expectedAttachType === undefined ? undefined : DEFS.find((d) => d[1] === type && d[2] === expectedAttachType));
+  const d = any ?? (expectedAttachType === undefined ? DEFS.find((x) => x[1] === type) : undefined);
+  return d ? d[0].replace(/\+$/, '') : undefined;
+}
