@@ -115,11 +115,24 @@ export function isDataSection(s: ElfSection): boolean {
   return /^\.(data|rodata|bss)(\..*)?$/.test(s.name);
 }
 
+/**
+ * The name libbpf gives a global-data map: the object's name (its file name up to the first
+ * '.') cut so that prefix and section fit 15 characters ('btf_maps.rodata'), or the section
+ * name alone for custom sections ('.data.config', '.rodata.str1.1'). Without an object name,
+ * the section name.
+ */
+export function dataMapName(section: string, objectName?: string): string {
+  if (!objectName || section.indexOf('.', 1) >= 0) return objName(section);
+  const sfx = Math.max(7, section.length);
+  const pfx = Math.max(0, Math.min(15 - sfx, objectName.length));
+  return objName(objectName.slice(0, pfx) + section);
+}
+
 /** One array map of one entry per global-data section, holding its initial contents. */
-export function dataMap(section: ElfSection): ElfMapSpec {
+export function dataMap(section: ElfSection, objectName?: string): ElfMapSpec {
   const ro = section.name.startsWith('.rodata');
   return {
-    name: objName(section.name), symbol: section.name, section: section.name, origin: 'data',
+    name: dataMapName(section.name, objectName), symbol: section.name, section: section.name, origin: 'data',
     type: 'array', keySize: 4, valueSize: section.size, maxEntries: 1,
     flags: BPF_F_MMAPABLE | (ro ? BPF_F_RDONLY_PROG : 0),
     ...(section.type === SHT.NOBITS ? {} : { contents: section.data }),

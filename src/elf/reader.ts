@@ -31,6 +31,12 @@ export interface ReadOptions {
   readonly type?: ProgramType;
   /** The type of programs in sections libbpf's table does not know ("ingress"); without it they are an error. */
   readonly defaultType?: ProgramType;
+  /**
+   * The object's name, as libbpf takes it from the file name ('btf_maps' for btf_maps.o):
+   * global-data maps are then named as libbpf names them ('btf_maps.rodata'), else after
+   * their section ('.rodata').
+   */
+  readonly objectName?: string;
 }
 
 /** A function in an executable section: a program entry or a subprogram. */
@@ -99,7 +105,7 @@ export function collectionOf(file: ElfFile, opts: ReadOptions = {}): ElfCollecti
       for (const m of found) mapAt.set(`${s.index}:${syms.get(m.symbol)!.value}`, m);
       maps.push(...found);
     } else if (isDataSection(s)) {
-      const m = dataMap(s);
+      const m = dataMap(s, opts.objectName);
       dataMaps.set(s.index, m);
       maps.push(m);
     }
