@@ -12,3 +12,4 @@ export * from './attachment.ts';
 export * from './tc.ts';
 export * from './xdp.ts';
 export * from './net.ts';
+export * from './link.ts';

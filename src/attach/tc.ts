@@ -7,8 +7,9 @@
  *            safe from `tc qdisc del`. No qdisc is involved.
  *   cls_bpf  rtnetlink: a clsact qdisc (added when missing, and then ours) and a direct-action
  *            "bpf" filter on ffff:fff2 / ffff:fff3, as `tc filter add … bpf da` does.
- *   auto     tcx where the kernel has it, else cls_bpf. Asked once per Sys with a PROG_QUERY
- *            for tcx on lo: a kernel without tcx does not know the attach type (EINVAL).
+ *   auto     tcx where the kernel has it, else cls_bpf; cls_bpf also when a cls_bpf setting
+ *            (priority, name, a { priority, handle } replace) is given. The kernel is asked once
+ *            per Sys with a PROG_QUERY for tcx on lo: without tcx it does not know the attach type.
  *
  * Both can sit on one hook; tcx runs first, and cls_bpf runs only when the tcx programs all
  * return TCX_NEXT (TC_ACT_UNSPEC, -1): see docs/attach.md.
@@ -93,6 +94,16 @@ export function hasTcx(sys: Sys = defaultSys): boolean {
   return yes;
 }
 
+/** hasTcx, with a refusal for lack of privilege said as what the attach needs. */
+function tcxPresent(sys: Sys, target: string): boolean {
+  try {
+    return hasTcx(sys);
+  } catch (e) {
+    if (e instanceof BpfError && e.errno === EPERM) throw new AttachError(target, `attaching at ${target} needs root (CAP_NET_ADMIN and CAP_BPF): EPERM`, 'EPERM');
+    throw e;
+  }
+}
+
 const tcxType = (hook: TcHook): number => attachTypeId(hook === 'ingress' ? 'tcx_ingress' : 'tcx_egress');
 
 /** What runs on a tcx hook, in order: program ids, their link ids (0: not a link), the revision. */
@@ -158,16 +169,27 @@ export function attachTc(prog: ProgramLike, dev: string | number, hook: TcHook, 
     throw new AttachError(String(dev), `unknown tc mode '${String(requested)}': expected auto, tcx or cls_bpf`);
   }
   const ordered = opts.before !== undefined || opts.after !== undefined || opts.expectedRevision !== undefined;
+  const clsSettings = opts.priority !== undefined || opts.name !== undefined ||
+    (opts.replace !== undefined && 'priority' in opts.replace && 'handle' in opts.replace);
+  const noTcx = (): AttachError => new AttachError(where(dev, opts.netns),
+    `this kernel has no tcx (BPF_TCX_INGRESS/EGRESS need Linux 6.6)${ordered ? ', which before/after/expectedRevision need' : ''}: ` +
+    "attach with mode 'cls_bpf' and order filters by priority instead");
   let mode: 'tcx' | 'cls_bpf';
-  if (requested === 'cls_bpf') mode = 'cls_bpf';
-  else if (hasTcx(sys)) mode = 'tcx';
-  else if (requested === 'tcx' || ordered) {
-    throw new AttachError(where(dev, opts.netns), `this kernel has no tcx (BPF_TCX_INGRESS/EGRESS need Linux 6.6)${ordered ? ', which before/after/expectedRevision need' : ''}: ` +
-      "attach with mode 'cls_bpf' and order filters by priority instead");
-  } else mode = 'cls_bpf';
+  if (requested === 'cls_bpf' || (requested === 'auto' && clsSettings && !ordered)) mode = 'cls_bpf';
+  // Asked for tcx: just try it (a kernel without it refuses LINK_CREATE with EINVAL, checked then).
+  else if (requested === 'tcx') mode = 'tcx';
+  else if (tcxPresent(sys, `tc ${hook} on ${where(dev, opts.netns)}`)) mode = 'tcx';
+  else if (ordered) throw noTcx();
+  else mode = 'cls_bpf';
   const target = `${mode === 'tcx' ? 'tcx' : 'cls_bpf'} ${hook} on ${where(dev, opts.netns)}`;
   checkType(prog, target, sys);
-  return mode === 'tcx' ? attachTcx(prog, dev, hook, opts, sys, target) : attachClsBpf(prog, dev, hook, opts, sys, target);
+  if (mode === 'cls_bpf') return attachClsBpf(prog, dev, hook, opts, sys, target);
+  try {
+    return attachTcx(prog, dev, hook, opts, sys, target);
+  } catch (e) {
+    if (e instanceof AttachError && e.code === 'EINVAL' && !tcxPresent(sys, target)) throw noTcx();
+    throw e;
+  }
 }
 
 function attachTcx(prog: ProgramLike, dev: string | number, hook: TcHook, opts: TcOptions, sys: Sys, target: string): TcAttachment {

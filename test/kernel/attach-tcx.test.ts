@@ -121,6 +121,7 @@ s('cls_bpf and tcx on one hook: tcx runs first, cls_bpf only after TCX_NEXT', as
     assert.match(sh('tc', ['-n', nsB, 'filter', 'show', 'dev', b, 'ingress']), /tcx_p2.*direct-action/);
     {
       using next = attachTc(c.programs.p0!, b, 'ingress', { netns: nsB });
+      assert.is(next.kind, 'tcx');
       sendUdp({ nsB, b, ...p }, 3);
       assert.equal([count(c, 0), count(c, 2)], [3n, 3n], 'TCX_NEXT: cls_bpf runs too');
       const kinds = netList({ netns: nsB }).tc.map((e) => e.kind);
@@ -128,6 +129,7 @@ s('cls_bpf and tcx on one hook: tcx runs first, cls_bpf only after TCX_NEXT', as
     }
     {
       using pass = attachTc(c.programs.p1!, b, 'ingress', { netns: nsB });
+      assert.is(pass.kind, 'tcx');
       sendUdp({ nsB, b, ...p }, 2);
       assert.equal([count(c, 1), count(c, 2)], [2n, 3n], 'TCX_PASS: cls_bpf is skipped');
     }

@@ -64,7 +64,7 @@ s('xdp close() detaches an unpinned link; a pinned one stays until detach()', as
     using c = counters();
     {
       using h = attachXdp(c.programs.p0!, b, { netns: nsB, flags: 'skb' });
-      assert.equal(netList({ netns: nsB }).xdp.length, 1);
+      assert.equal(netList({ netns: nsB }).xdp.map((e) => e.link_id), [h.info().linkId]);
     }
     assert.equal(netList({ netns: nsB }).xdp, [], 'scope end detached it');
     const pin = `/sys/fs/bpf/tsbpf_xdp_pin_${process.pid}`;
