@@ -128,7 +128,7 @@ function checkType(prog: ProgramLike, target: string, sys: Sys): void {
 }
 
 /** LINK_CREATE flags and relative fd/id for before/after. */
-function anchorFlags(before: Anchor | undefined, after: Anchor | undefined, target: string): { flags: number; relative: number | undefined } {
+export function anchorFlags(before: Anchor | undefined, after: Anchor | undefined, target: string): { flags: number; relative: number | undefined } {
   if (before !== undefined && after !== undefined) {
     throw new AttachError(target, 'give before or after, not both (the kernel would have to satisfy both at once)');
   }

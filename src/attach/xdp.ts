@@ -175,7 +175,8 @@ function netlinkHandle(prog: ProgramLike, dev: string | number, ifindex: number,
     const running = xdpMode === 'skb' ? now.skbProgId : xdpMode === 'drv' ? now.drvProgId : xdpMode === 'hw' ? now.hwProgId : now.progId;
     // Someone replaced or removed it since: theirs now, not ours to remove.
     if (running !== ourId()) return;
-    setXdp(sock, ifindex, -1, { ...(xdpMode ? { mode: xdpMode } : {}), replace: true });
+    // fd -1 with the mode it runs in; UPDATE_IF_NOEXIST too, byte for byte what `ip link set dev X xdpgeneric off` sends.
+    setXdp(sock, ifindex, -1, { ...(xdpMode ? { mode: xdpMode } : {}) });
   };
   const h: XdpAttachment = {
     kind: 'xdp_netlink', ifindex, netns, link: undefined,

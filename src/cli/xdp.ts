@@ -115,7 +115,7 @@ async function detach(argv: string[]): Promise<number> {
     else {
       using sock = routeSocket({ netns });
       const flag = e.mode === 'generic' ? 'skb' : e.mode === 'driver' ? 'drv' : 'hw';
-      setXdp(sock, e.ifindex, -1, { mode: flag, replace: true });
+      setXdp(sock, e.ifindex, -1, { mode: flag });
     }
     out.push({ id: e.id, mode: e.mode, ...(e.link_id !== undefined ? { link: e.link_id } : {}) });
   }
