@@ -19,6 +19,7 @@ import { collectionOf } from '../elf/reader.ts';
 import type { ElfCollection } from '../elf/spec.ts';
 import { loadObject } from '../attach/object.ts';
 import { unpin } from '../syscall/pin.ts';
+import { openProgramById, type Program } from '../syscall/program.ts';
 import { json, parse, splitCommand, table, UsageError } from '../command.ts';
 
 const usage = `usage: tsbpf elf <command> [options]
@@ -162,4 +163,20 @@ export async function runProgLoad(cmd: 'load' | 'loadall', argv: string[]): Prom
   } finally {
     obj.close();
   }
+}
+
+/**
+ * `tc attach --obj OBJ [--sec S]`: the program of section S (default the first) loaded as tc
+ * loads it (sections it cannot type are sched_cls), with the object's maps in their pins. The
+ * returned Program owns a fresh fd of its own; the rest of the object's fds are closed (pinned
+ * maps live on in their pins, the others through the program).
+ */
+export function objectProgram(file: string, section?: string): Program {
+  const { coll } = readObject(file, { defaultType: 'sched_cls' });
+  const spec = section ? coll.programs.find((x) => x.section === section) : coll.programs[0];
+  if (!spec) {
+    throw new Error(section ? `no program in section '${section}' of ${file} (sections with programs: ${[...new Set(coll.programs.map((x) => x.section))].join(', ')})` : `${file} has no programs`);
+  }
+  using obj = loadObject(coll, { programs: [spec.symbol] });
+  return openProgramById(obj.programs[spec.name]!.id);
 }
