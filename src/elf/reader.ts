@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { AsmError } from '../asm/errors.ts';
 import { INSN_SIZE, decode, type Instruction } from '../asm/instruction.ts';
-import { CallKind, Class, JmpOp, LD_IMM64, Pseudo, opClass, opCode } from '../asm/opcode.ts';
+import { CallKind, Class, JmpOp, LD_IMM64, Pseudo } from '../asm/opcode.ts';
 import { referencedMaps, type ProgramType } from '../asm/program.ts';
 import { R_BPF, SHF, SHN_UNDEF, SHT, STT, relocationName } from './constants.ts';
 import { ElfError } from './errors.ts';
@@ -56,8 +56,11 @@ interface Body {
   readonly calls: Map<number, string>;
 }
 
-const isCall = (i: Instruction) => opClass(i.op) === Class.JMP && opCode(i.op) === JmpOp.call && i.src === CallKind.local;
-const isFuncRef = (i: Instruction) => i.op === LD_IMM64 && i.src === Pseudo.func;
+// Copied once: under tsx an imported binding is a getter, and these run for every instruction.
+const LDIMM64: number = LD_IMM64;
+const CALL_OP: number = Class.JMP | JmpOp.call, CALL_LOCAL: number = CallKind.local, PSEUDO_FUNC: number = Pseudo.func;
+const isCall = (i: Instruction) => i.op === CALL_OP && i.src === CALL_LOCAL;
+const isFuncRef = (i: Instruction) => i.op === LDIMM64 && i.src === PSEUDO_FUNC;
 
 /** Read an object's maps and programs. Throws ElfError for anything it cannot read. */
 export function readElf(bytes: Uint8Array, opts: ReadOptions = {}): ElfCollection {
@@ -176,8 +179,10 @@ export function collectionOf(file: ElfFile, opts: ReadOptions = {}): ElfCollecti
 /** "file.c:line" for a byte offset in a section, from .BTF.ext line info. */
 type Lines = (section: string, off: number) => string | undefined;
 
+const noLines: Lines = () => undefined;
+
 function lineTable(ext: BtfExt | undefined, btf: Btf | undefined): Lines {
-  if (!ext || !btf) return () => undefined;
+  if (!ext || !btf) return noLines;
   const tables = new Map<string, { off: number; where: string }[]>();
   for (const [sec, list] of ext.lineInfo) {
     tables.set(sec, list.map((l) => {
@@ -219,14 +224,18 @@ function relocate(file: ElfFile, f: Func, funcs: ReadonlyMap<string, Func>, mapA
   const raw = decodeFunc(f);
   const sec = f.section;
   // slot -> instruction index
-  const indexAt = new Map<number, number>();
-  const slotAt: number[] = [];
+  // slot -> instruction index (-1 inside an LD_IMM64), and back
+  const indexAt = new Int32Array((f.end - f.start) / INSN_SIZE).fill(-1);
+  const slotAt = new Int32Array(raw.length);
   let slot = 0;
-  raw.forEach((i, n) => { indexAt.set(slot, n); slotAt.push(slot); slot += i.op === LD_IMM64 ? 2 : 1; });
-  const insns: Instruction[] = raw.map((i, n) => {
-    const src = lines(sec.name, f.start + slotAt[n]! * INSN_SIZE);
-    return src ? { ...i, source: src } : i;
-  });
+  for (let n = 0; n < raw.length; n++) { indexAt[slot] = n; slotAt[n] = slot; slot += raw[n]!.op === LDIMM64 ? 2 : 1; }
+  const insns: Instruction[] = raw;
+  if (lines !== noLines) {
+    for (let n = 0; n < raw.length; n++) {
+      const src = lines(sec.name, f.start + slotAt[n]! * INSN_SIZE);
+      if (src) insns[n] = { ...raw[n]!, source: src };
+    }
+  }
   const calls = new Map<number, string>();
   const relocs = (file.relocations.get(sec.index) ?? []).filter((r) => r.offset >= f.start && r.offset < f.end);
   const relocated = new Set<number>();
@@ -234,13 +243,13 @@ function relocate(file: ElfFile, f: Func, funcs: ReadonlyMap<string, Func>, mapA
     const where = { section: sec.name, offset: r.offset };
     if (r.type === R_BPF.NONE) continue;
     if ((r.offset - f.start) % INSN_SIZE) throw new ElfError(`${relocationName(r.type)} at 0x${r.offset.toString(16)} is not on an instruction boundary`, where);
-    const n = indexAt.get((r.offset - f.start) / INSN_SIZE);
-    if (n === undefined) throw new ElfError(`${relocationName(r.type)} at 0x${r.offset.toString(16)} points into the second half of an LD_IMM64`, where);
+    const n = indexAt[(r.offset - f.start) / INSN_SIZE]!;
+    if (n < 0) throw new ElfError(`${relocationName(r.type)} at 0x${r.offset.toString(16)} points into the second half of an LD_IMM64`, where);
     const insn = insns[n]!;
     const sym = file.symbols[r.symbol]!;
     relocated.add(n);
     if (r.type === R_BPF['64_64']) {
-      if (insn.op !== LD_IMM64) throw new ElfError(`R_BPF_64_64 against '${sym.name}' applies to opcode 0x${insn.op.toString(16)}, not an LD_IMM64`, where);
+      if (insn.op !== LDIMM64) throw new ElfError(`R_BPF_64_64 against '${sym.name}' applies to opcode 0x${insn.op.toString(16)}, not an LD_IMM64`, where);
       insns[n] = ldImm64Reloc(file, insn, sym, r, f, funcs, mapAt, dataMaps, calls, n);
     } else if (r.type === R_BPF['64_32']) {
       if (!isCall(insn)) throw new ElfError(`R_BPF_64_32 against '${sym.name}' applies to an instruction that is not a bpf-to-bpf call (opcode 0x${insn.op.toString(16)}, src ${insn.src})`, where);
@@ -323,7 +332,7 @@ function linkProgram(entry: Func, funcs: ReadonlyMap<string, Func>, bodyOf: (f: 
   for (const f of order) {
     startSlot.set(f.key, slots);
     startIndex.set(f.key, count);
-    for (const i of bodyOf(f).insns) slots += i.op === LD_IMM64 ? 2 : 1;
+    for (const i of bodyOf(f).insns) slots += i.op === LDIMM64 ? 2 : 1;
     count += bodyOf(f).insns.length;
   }
   const insns: Instruction[] = [];
@@ -341,7 +350,7 @@ function linkProgram(entry: Func, funcs: ReadonlyMap<string, Func>, bodyOf: (f: 
         const to = funcs.get(callee)!;
         insns.push({ ...i, imm: startSlot.get(callee)! - slot - 1, target: to.name });
       }
-      slot += i.op === LD_IMM64 ? 2 : 1;
+      slot += i.op === LDIMM64 ? 2 : 1;
     });
     if (ctx.ext) {
       const inRange = <T extends { insnOff: number }>(xs: readonly T[] | undefined) => (xs ?? []).filter((x) => x.insnOff >= f.start && x.insnOff < f.end)
