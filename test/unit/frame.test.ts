@@ -157,6 +157,21 @@ test('the decoder never throws: random bytes, and every truncation and one-byte 
   }
 });
 
+test('tsbpf prog run --data: a file or a frame description; --help says how; a bad one is one usage line', () => {
+  const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+  const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: root, encoding: 'utf8' });
+  const help = cli('prog', 'run', '--help');
+  assert.is(help.status, 0);
+  assert.match(help.stdout, /--data FILE\|FRAME/);
+  assert.match(help.stdout, /udp\|tcp\|arp\[:key=value,\.\.\.\]/);
+  const bad = cli('prog', 'run', '1', '--data', 'udp:port=1');
+  assert.is(bad.status, 2);
+  assert.match(bad.stderr, /^error: --data udp:port=1: port: unknown key for udp/);
+  const missing = cli('prog', 'run', '1', '--data', 'no/such/file.bin');
+  assert.is(missing.status, 2);
+  assert.match(missing.stderr, /no such file, and not a frame description/);
+});
+
 // ---------------------------------------------------------------------------------------------
 // tcpdump as the oracle (apt-get install tcpdump): its line for each frame (-S: absolute sequence
 // numbers, as we print one frame alone), and its checksum verdicts.
