@@ -31,7 +31,12 @@ export interface IpFrameOptions {
   readonly ttl?: number;
   /** IPv4 identification; default 1. */
   readonly id?: number;
+  /** IPv4 DSCP/ECN byte, or IPv6 traffic class; default 0. */
   readonly tos?: number;
+  /** IPv4 Don't Fragment; default false. */
+  readonly df?: boolean;
+  /** IPv6 flow label; default 0. */
+  readonly flowLabel?: number;
   /** Bytes, or a string (UTF-8). */
   readonly payload?: Uint8Array | string;
   /** Pad to the 60-byte Ethernet minimum; default true. */
@@ -67,10 +72,10 @@ function ipFrame(o: IpFrameOptions, protocol: number, l4: (src: Uint8Array, dst:
   const segment = l4(src, dst);
   const eth = { ...(o.srcMac !== undefined ? { src: o.srcMac } : {}), ...(o.dstMac !== undefined ? { dst: o.dstMac } : {}), ...(o.pad !== undefined ? { pad: o.pad } : {}) };
   if (src.length === 4) {
-    const ip = ipv4Packet({ src, dst, protocol, ...(o.ttl !== undefined ? { ttl: o.ttl } : {}), ...(o.id !== undefined ? { id: o.id } : {}), ...(o.tos !== undefined ? { tos: o.tos } : {}) }, segment);
+    const ip = ipv4Packet({ src, dst, protocol, ...(o.ttl !== undefined ? { ttl: o.ttl } : {}), ...(o.id !== undefined ? { id: o.id } : {}), ...(o.tos !== undefined ? { tos: o.tos } : {}), ...(o.df !== undefined ? { df: o.df } : {}) }, segment);
     return ethernetFrame({ ...eth, type: ETH_P_IP }, ip);
   }
-  const ip = ipv6Packet({ src, dst, nextHeader: protocol, ...(o.ttl !== undefined ? { hopLimit: o.ttl } : {}), ...(o.tos !== undefined ? { trafficClass: o.tos } : {}) }, segment);
+  const ip = ipv6Packet({ src, dst, nextHeader: protocol, ...(o.ttl !== undefined ? { hopLimit: o.ttl } : {}), ...(o.tos !== undefined ? { trafficClass: o.tos } : {}), ...(o.flowLabel !== undefined ? { flowLabel: o.flowLabel } : {}) }, segment);
   return ethernetFrame({ ...eth, type: ETH_P_IPV6 }, ip);
 }
 

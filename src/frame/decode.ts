@@ -31,6 +31,12 @@ export interface IPLayer {
   readonly checksumOk?: boolean;
   /** IPv4: a fragment other than the first (no L4 header to read). */
   readonly fragment?: boolean;
+  /** IPv4: Don't Fragment. */
+  readonly df?: boolean;
+  /** The DSCP/ECN byte (IPv4) or traffic class (IPv6). */
+  readonly tos: number;
+  /** IPv6: the flow label. */
+  readonly flowLabel?: number;
 }
 export interface UdpLayer { readonly sport: number; readonly dport: number; readonly length: number; readonly checksum: number; readonly checksumOk: boolean }
 export interface TcpLayer {
@@ -83,6 +89,7 @@ export function decodeFrame(frame: Uint8Array): DecodedFrame {
     out.ip = {
       version: 4, src: formatIP(src), dst: formatIP(dst), protocol: proto, ttl: ip[8]!, length: total, headerLength: hl,
       id: dv.getUint16(ETH_HLEN + 4), checksum: dv.getUint16(ETH_HLEN + 10), checksumOk: internetChecksum(ip.subarray(0, hl)) === 0,
+      df: (dv.getUint16(ETH_HLEN + 6) & 0x4000) !== 0, tos: ip[1]!,
       ...(frag ? { fragment: true } : {}),
     };
     if (total < hl || ip.length < total) return { ...out, truncated: 'ipv4 payload' };
@@ -93,7 +100,11 @@ export function decodeFrame(frame: Uint8Array): DecodedFrame {
     if (ip.length < IPV6_HLEN || ip[0]! >> 4 !== 6) return { ...out, truncated: 'ipv6 header' };
     const plen = dv.getUint16(ETH_HLEN + 4);
     src = ip.slice(8, 24); dst = ip.slice(24, 40); proto = ip[6]!;
-    out.ip = { version: 6, src: formatIP(src), dst: formatIP(dst), protocol: proto, ttl: ip[7]!, length: IPV6_HLEN + plen, headerLength: IPV6_HLEN };
+    const vtf = dv.getUint32(ETH_HLEN);
+    out.ip = {
+      version: 6, src: formatIP(src), dst: formatIP(dst), protocol: proto, ttl: ip[7]!, length: IPV6_HLEN + plen, headerLength: IPV6_HLEN,
+      tos: (vtf >>> 20) & 0xff, flowLabel: vtf & 0xfffff,
+    };
     if (ip.length < IPV6_HLEN + plen) return { ...out, truncated: 'ipv6 payload' };
     l4 = ip.subarray(IPV6_HLEN, IPV6_HLEN + plen);
   } else {
