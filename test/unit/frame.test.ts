@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -35,6 +35,14 @@ function naiveChecksum(...chunks: Uint8Array[]): number {
   while (sum >> 16n) sum = (sum & 0xffffn) + (sum >> 16n);
   return Number(~sum & 0xffffn);
 }
+
+test('src/frame is pure: it imports only its own files (no ffi, no syscalls, not even node:)', () => {
+  const dir = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../src/frame');
+  for (const f of readdirSync(dir).filter((x) => x.endsWith('.ts'))) {
+    const specs = [...readFileSync(path.join(dir, f), 'utf8').matchAll(/^(?:import|export)[^;]*?from '([^']+)'/gms)].map((m) => m[1]!);
+    for (const spec of specs) assert.ok(/^\.\/[a-z0-9-]+\.ts$/.test(spec), `${f} imports ${spec}`);
+  }
+});
 
 test('RFC 1071 §3: the worked example sums to 0xddf2', () => {
   const data = bytes('00 01 f2 03 f4 f5 f6 f7');
@@ -128,6 +136,22 @@ test('frame descriptions for the command line', () => {
   err('udp:src=10.0.0.1,dst=fd00::1', /both be IPv4 or both IPv6/);
   err('udp:src=fd00::1,nocsum=yes', /must carry a checksum/);
   err('udp:payload=hex:0', /not hex bytes/);
+});
+
+test('frame descriptions: any text gives a frame or a FrameError, nothing else', () => {
+  let seed = 5;
+  const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) >>> 0; return seed % n; };
+  const pieces = ['udp', 'tcp', 'arp', ':', ',', '=', 'dport', 'sport', 'src', 'dst', 'flags', 'payload', 'hex:', 'size', 'op', 'reply', 'syn+ack', 'S.',
+    '10.0.0.1', 'fd00::1', '::', '65536', '0x10', '-1', '1e3', 'pad', 'no', 'srcmac', '02:00:00:00:00:01', 'zz', ' ', 'nocsum', 'yes', '999999', 'id', 'ttl'];
+  for (let i = 0; i < 5000; i++) {
+    const text = Array.from({ length: 1 + rnd(8) }, () => pieces[rnd(pieces.length)]).join('');
+    try {
+      const f = frameFromSpec(text);
+      assert.ok(f instanceof Uint8Array && f.length >= 42, text);
+    } catch (e) {
+      if (!(e instanceof FrameError)) throw new Error(`'${text}' threw ${(e as Error).name}: ${(e as Error).message}`);
+    }
+  }
 });
 
 test('the decoder flags what it cannot verify, and names what was cut', () => {
