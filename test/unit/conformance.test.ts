@@ -18,7 +18,7 @@ import { CallKind, Class, JmpOp, LD_IMM64, Pseudo } from '../../src/asm/opcode.t
 import { decodeBase16, parsePluginArgs } from '../../src/conformance/plugin.ts';
 import { RESULT_MAP, prologueSlots, wrapVector } from '../../src/conformance/prologue.ts';
 import { findVectorFiles, parseVector, readVector, vectorProgram, VectorError, type Vector } from '../../src/conformance/vector.ts';
-import { opClass, opMode } from '../../src/asm/opcode.ts';
+import { AluOp, Mode, opClass, opCode, opMode } from '../../src/asm/opcode.ts';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { GENERATED_HEADER, generatedFiles } from '../../scripts/gen-vectors.ts';
@@ -62,8 +62,8 @@ test('every project vector parses and assembles with the ubpf dialect, and says 
 test('the vectors cover every instruction form RFC 9669 defines (forms.ts), but legacy packet loads, helpers and map loads', () => {
   const key = (i: Instruction): string => {
     const cls = opClass(i.op);
-    if (cls === Class.ALU || cls === Class.ALU64) return `${i.op}/${i.off}${i.op === (Class.ALU | 0xd0) || i.op === (Class.ALU64 | 0xd0) ? `/${i.imm}` : ''}`;
-    if (cls === Class.STX && opMode(i.op) === 0xc0) return `${i.op}/${i.imm}`;
+    if (cls === Class.ALU || cls === Class.ALU64) return `${i.op}/${i.off}${opCode(i.op) === AluOp.end ? `/${i.imm}` : ''}`;
+    if (cls === Class.STX && opMode(i.op) === Mode.ATOMIC) return `${i.op}/${i.imm}`;
     if (i.op === LD_IMM64 || i.op === (Class.JMP | JmpOp.call)) return `${i.op}/${i.src}`;
     return `${i.op}`;
   };
@@ -71,6 +71,7 @@ test('the vectors cover every instruction form RFC 9669 defines (forms.ts), but 
   const outOfScope = /^(ld_abs|ld_ind|call helper|call kfunc|ld_imm64 (?!imm))/;
   const missing = instructionForms().filter((f) => !outOfScope.test(f.name) && !seen.has(key(f.insn))).map((f) => f.name);
   assert.equal(missing, [], `forms no vector uses: ${missing.join(', ')}`);
+  assert.ok(seen.size >= 150, `${seen.size} distinct forms`);
 });
 
 test('expected results follow RFC 9669\'s rules (hand-checked)', () => {
