@@ -13,3 +13,4 @@ export * from './tc.ts';
 export * from './xdp.ts';
 export * from './net.ts';
 export * from './link.ts';
+export * from './object.ts';

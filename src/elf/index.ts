@@ -6,3 +6,4 @@ export * from './reader.ts';
 export * from './section-types.ts';
 export { relocationName, R_BPF } from './constants.ts';
 export * from './writer.ts';
+export type { FuncInfo, LineInfo } from './btf-ext.ts';

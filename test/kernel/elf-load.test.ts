@@ -11,8 +11,8 @@
  * removes them in `finally`.
  */
 import * as assert from 'uvu/assert';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -164,7 +164,7 @@ test('the tutorial-style object: loads, attaches on a namespace testbed, records
     const mac = /link\/ether (\S+)/.exec(sh('ip', ['-n', ns, 'link', 'show', b]))![1]!;
     sh('ip', ['-n', ns, 'neigh', 'add', '10.77.0.2', 'lladdr', mac, 'dev', a]);
 
-    const coll = readElf(new Uint8Array(execFileSync('cat', [object('mes_pkt')])), { defaultType: 'sched_cls' });
+    const coll = readElf(new Uint8Array(readFileSync(object('mes_pkt'))), { defaultType: 'sched_cls' });
     obj = loadObject(coll, { bpffs });
     assert.equal([...obj.objectPins.values()].sort(), ['map_mes_cnt', 'map_mes_end', 'map_mes_start'].map((m) => path.join(bpffs, 'tc', 'globals', m)));
     handles.push(attachTc(obj.program('mes_end'), a, 'egress', { netns: ns }));
@@ -199,7 +199,7 @@ test('a failed load leaves nothing behind: no maps pinned, no pins in tc/globals
   const mnt = mkdtempSync(path.join(tmpdir(), 'tsbpf-bpffs-'));
   try {
     const bpffs = ensureBpffs({ path: mnt });
-    const coll = readElf(new Uint8Array(execFileSync('cat', [object('mes_pkt')])), { type: 'xdp' }); // skb offsets in an XDP program: rejected
+    const coll = readElf(new Uint8Array(readFileSync(object('mes_pkt'))), { type: 'xdp' }); // skb offsets in an XDP program: rejected
     assert.throws(() => loadObject(coll, { bpffs, pinDir: path.join(bpffs, 'maps') }), /mes_start|invalid bpf_context access|permission denied/i);
     // (a fresh bpffs shows the kernel's progs.debug and maps.debug iterators)
     assert.equal(sh('find', [mnt, '-mindepth', '1', '-not', '-type', 'd', '-not', '-name', '*.debug']).trim(), '');
