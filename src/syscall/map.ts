@@ -8,6 +8,7 @@
  */
 import { errnoName } from '../errno.ts';
 import type { MapRef } from '../asm/instruction.ts';
+import type { MapSpec } from '../asm/map-spec.ts';
 import { MAP_ELEM, alloc, attr, dv } from './attr.ts';
 import {
   BPF_ANY, Cmd, MapFlags, mapTypeId, type MapType,
@@ -18,30 +19,13 @@ import { mapCreate, mapDeleteElem, mapGetNextKey, mapLookupBatch, objGet, objPin
 import { mapFdById, mapInfo, type MapInfo } from './info.ts';
 import { possibleCpus } from './cpus.ts';
 import { loadBtf, type BtfHandle } from './btf.ts';
-import { ctypesToBtf, defaultCType, type CType } from '../btf/ctype.ts';
+import { ctypesToBtf, defaultCType } from '../btf/ctype.ts';
 import { encodeBtf } from '../btf/encode.ts';
 import { defaultSys, expectKind, type Sys } from './sys.ts';
 
 const ENOENT = 2, ENOSPC = 28;
 
-export interface MapSpec extends MapRef {
-  /** Up to 15 characters of [A-Za-z0-9_.]; also the tc globals pin name. */
-  readonly name: string;
-  /** uapi name without BPF_MAP_TYPE_, lowercase: 'array', 'hash', 'percpu_array', 'ringbuf'… */
-  readonly type: MapType;
-  readonly keySize: number;
-  readonly valueSize: number;
-  readonly maxEntries: number;
-  /** MapFlags (BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_F_NO_PREALLOC…). */
-  readonly flags?: number;
-  /**
-   * C types of the key and value (`ctypes.u32`, `ctypes.struct('pair', {...})`): the map is
-   * then created with BTF, and bpftool prints its entries field by field. Their sizes must be
-   * keySize and valueSize. Giving one is enough: the other gets u32/u64/bytes by its size.
-   */
-  readonly keyType?: CType;
-  readonly valueType?: CType;
-}
+export type { MapSpec } from '../asm/map-spec.ts';
 
 /** The scalar types the default codecs produce: u32 as number, u64 as bigint, else bytes. */
 export type Scalar = number | bigint | Uint8Array;
