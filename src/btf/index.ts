@@ -14,3 +14,4 @@ export * from './ctype.ts';
 export * from './format-value.ts';
 export * from './format-raw-bytes.ts';
 export * from './core.ts';
+export * from './kernel.ts';

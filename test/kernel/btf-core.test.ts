@@ -6,12 +6,14 @@
  */
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CORE_POISON_IMM, coreRelocateSections, corePoisonAt, decodeBtf, decodeBtfExt, elfSections } from '../../src/btf/index.ts';
 import { ensureBpffs } from '../../src/syscall/index.ts';
+import { readElf } from '../../src/elf/reader.ts';
+import { loadObject } from '../../src/attach/object.ts';
 import { kernelSuite, uniqueName } from '../support/kernel.ts';
 
 const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'btf', 'core.c');
@@ -59,6 +61,58 @@ s('every relocation kind: our value is libbpf\'s, and the one libbpf poisons we 
         assert.is(carried, want.value, `relo #${i}: the patched instruction`);
       }
     });
+  } finally {
+    rmSync(pin, { force: true });
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const build = (name: string, dir: string): string => {
+  const obj = path.join(dir, `${name}.o`);
+  execFileSync('clang', ['-O2', '-g', '-target', 'bpf', '-c', path.join(path.dirname(fixture), `${name}.c`), '-o', obj]);
+  return obj;
+};
+
+s('a CO-RE object loads through readElf + loadObject and returns what the libbpf-loaded copy returns', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tsbpf-core-'));
+  const pin = path.join(ensureBpffs(), uniqueName('tsbpfcore'));
+  try {
+    const obj = build('core_run', dir);
+    const packet = path.join(dir, 'pkt');
+    writeFileSync(packet, new Uint8Array(64));
+    execFileSync('bpftool', ['prog', 'load', obj, pin]);
+    const theirs = /Return value: (\d+)/.exec(execFileSync('bpftool', ['prog', 'run', 'pinned', pin, 'data_in', packet, 'repeat', '1'], { encoding: 'utf8' }))![1];
+    const coll = readElf(new Uint8Array(readFileSync(obj))); // CO-RE against the running kernel by default
+    assert.is(coll.corePoisons?.length, 1, 'the guarded access is poisoned (and never runs)');
+    using loaded = loadObject(coll);
+    const ours = loaded.programs['core_run']!.testRun({ data: new Uint8Array(64) }).retval;
+    assert.is(String(ours), theirs);
+    const vmlinux = decodeBtf(new Uint8Array(readFileSync('/sys/kernel/btf/vmlinux')));
+    const skb = vmlinux.type(vmlinux.find('sk_buff', 'STRUCT')[0]!);
+    assert.ok(skb.kind === 'STRUCT');
+    const len = skb.kind === 'STRUCT' ? skb.members.find((m) => m.name === 'len')!.bitOffset / 8 : 0;
+    assert.is(ours, len + 1000 * 4 + 10000 * 61 + 3 * (skb.kind === 'STRUCT' ? skb.size : 0) + 100000 * 1, 'the value is the kernel\'s own layout');
+  } finally {
+    rmSync(pin, { force: true });
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+s('an unguarded access to a field this kernel lacks: poisoned like libbpf, and the load error names the relocation', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tsbpf-core-'));
+  const pin = path.join(ensureBpffs(), uniqueName('tsbpfcore'));
+  try {
+    const obj = build('core_poison', dir);
+    const libbpf = spawnSync('bpftool', ['-d', 'prog', 'load', obj, pin], { encoding: 'utf8' });
+    assert.is.not(libbpf.status, 0);
+    assert.match(libbpf.stderr, /substituting insn #0 w\/ invalid insn/);
+    // libbpf rewrites the verifier's "invalid func unknown#195896080" into this:
+    assert.match(libbpf.stderr, /failed to resolve CO-RE relocation <byte_off> \[\d+\] struct sk_buff\.field_linux_never_had/);
+    const coll = readElf(new Uint8Array(readFileSync(obj)));
+    const insn = coll.programs[0]!.insns[0]!;
+    assert.equal([insn.op, insn.imm], [0x85, CORE_POISON_IMM]);
+    assert.throws(() => loadObject(coll).close(),
+      /invalid func unknown#195896080\nthe verifier reached an instruction CO-RE poisoned[^]*tc instruction 0: field_byte_offset of struct sk_buff\.field_linux_never_had/);
   } finally {
     rmSync(pin, { force: true });
     rmSync(dir, { recursive: true, force: true });
