@@ -15,3 +15,4 @@ export * from './format-value.ts';
 export * from './format-raw-bytes.ts';
 export * from './core.ts';
 export * from './kernel.ts';
+export * from './core-field.ts';

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CORE_POISON_IMM, coreRelocateSections, corePoisonAt, decodeBtf, decodeBtfExt, elfSections } from '../../src/btf/index.ts';
+import { CORE_POISON_IMM, coreField, coreRelocateSections, corePoisonAt, decodeBtf, decodeBtfExt, elfSections } from '../../src/btf/index.ts';
 import { ensureBpffs } from '../../src/syscall/index.ts';
 import { readElf } from '../../src/elf/reader.ts';
 import { loadObject } from '../../src/attach/object.ts';
@@ -44,6 +44,9 @@ s('every relocation kind: our value is libbpf\'s, and the one libbpf poisons we 
     const results = done.results.get('tc')!, insns = done.sections.get('tc')!;
     assert.is(relos.length, theirs.size);
     assert.is(results.length, relos.length);
+    // The DSL's spelling resolves the same fields to the same offsets.
+    assert.is(BigInt(coreField('sk_buff', 'len', vmlinux).off), theirs.get(1)!.value);
+    assert.is(BigInt(coreField('sk_buff', 'hash', vmlinux).off), theirs.get(7)!.value);
     results.forEach((ours, i) => {
       const want = theirs.get(i)!;
       assert.is(ours.insn, want.insn, `relo #${i} instruction`);

@@ -6,7 +6,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CORE_POISON_IMM, applyCoreRelo, decodeBtf, encodeBtf, resolveCoreRelo, type BtfType } from '../../src/btf/index.ts';
+import { CORE_POISON_IMM, applyCoreRelo, coreField, decodeBtf, encodeBtf, resolveCoreRelo, type BtfType } from '../../src/btf/index.ts';
 
 const int = (name: string, size: number, signed = false): BtfType => ({ kind: 'INT', name, size, encoding: signed ? 1 : 0, offset: 0, bits: size * 8 });
 const member = (name: string, type: number, bitOffset: number) => ({ name, type, bitOffset, bitfieldSize: 0 });
@@ -80,6 +80,20 @@ test('existence kinds answer 0 instead of poisoning', () => {
   assert.is(r.target, 1n);
   const none = resolveCoreRelo(local, { insnOff: 0, typeId: 2, access: '0:0', kind: K.field_exists }, target, [4]);
   assert.equal([none.target, none.poison], [0n, undefined]);
+});
+
+test('coreField: a DSL load of a kernel struct field, resolved by name through anonymous members', () => {
+  const btf = decodeBtf(encodeBtf([
+    int('unsigned int', 4), int('long long unsigned int', 8),
+    { kind: 'STRUCT', name: '', size: 8, kflag: false, members: [member('hash', 1, 0), member('mark', 1, 32)] },
+    { kind: 'STRUCT', name: 'pkt', size: 24, kflag: true, members: [member('len', 1, 0), { name: 'bits', type: 1, bitOffset: 32, bitfieldSize: 3 }, member('', 3, 64), member('stamp', 2, 128)] },
+  ]));
+  assert.equal(coreField('pkt', 'len', btf), { off: 0, size: 'u32' });
+  assert.equal(coreField('pkt', 'mark', btf), { off: 12, size: 'u32' });
+  assert.equal(coreField('pkt', 'stamp', btf), { off: 16, size: 'u64' });
+  assert.throws(() => coreField('pkt', 'bits', btf), /3-bit bitfield/);
+  assert.throws(() => coreField('pkt', 'nope', btf), /pkt has no member 'nope' \(it has len, bits, \(anon\), stamp/);
+  assert.throws(() => coreField('sk_buff', 'len', btf), /no struct or union 'sk_buff'/);
 });
 
 test.run();
