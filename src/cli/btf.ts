@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Btf, decodeBtf, elfSections, formatC, formatJson, formatRawBytes, formatRawType, isElf, typeJson } from '../btf/index.ts';
+import { Btf, BtfError, decodeBtf, elfSections, formatC, formatJson, formatRawBytes, formatRawType, isElf, typeJson } from '../btf/index.ts';
 import { btfById, btfIds, btfInfo, btfFdById, defaultSys, mapBtfIds, mapFdById, progBtfInfo, progFdById } from '../syscall/index.ts';
 import { int, json, parse, splitCommand, table, UsageError } from '../command.ts';
 
@@ -89,8 +89,14 @@ export async function run(argv: string[]): Promise<number> {
         case 'file': {
           const isModule = path.dirname(path.resolve(arg)) === '/sys/kernel/btf' && path.basename(arg) !== 'vmlinux';
           const baseFile = v.base ?? (isModule ? VMLINUX : undefined);
-          const b = baseFile ? decodeBtf(btfBytesOfFile(baseFile)) : undefined;
-          print(decodeBtf(btfBytesOfFile(arg), b ? { base: b } : {}), format);
+          const decodeFile = (f: string, opts: { base?: Btf } = {}): Btf => {
+            try { return decodeBtf(btfBytesOfFile(f), opts); } catch (e) {
+              if (!(e instanceof BtfError)) throw e;
+              throw new Error(`${f}: ${e.message}\n(btf dump file takes /sys/kernel/btf/*, a raw .BTF blob, or an ELF object built with clang -g)`);
+            }
+          };
+          const b = baseFile ? decodeFile(baseFile) : undefined;
+          print(decodeFile(arg, b ? { base: b } : {}), format);
           return 0;
         }
         case 'id':
