@@ -321,8 +321,12 @@ function tcxHandle(link: BpfLink, s: { dev: string | number; hook: TcHook; ifind
     close(): void {
       if (done) return;
       // Ours and unpinned: closing the fd ends it anyway; detach explicitly so it is gone now.
-      if (!pinned && s.created.length) link.detach();
-      finish();
+      // A link whose device went away is already inert: closing must not throw for it.
+      try {
+        if (!pinned && s.created.length) link.detach();
+      } finally {
+        finish();
+      }
     },
     [Symbol.dispose]() { h.close(); },
   };
@@ -367,8 +371,9 @@ function attachClsBpf(prog: ProgramLike, dev: string | number, hook: TcHook, opt
     try {
       detachBpf(s, ifindex, hook, { priority: f.priority, handle: f.handle });
     } catch (e) {
-      // Someone removed it (or its qdisc) already: what we wanted gone is gone.
-      if (!(e instanceof NetlinkError) || (e.code !== 'ENOENT' && e.code !== 'EINVAL')) throw e;
+      // Someone removed it (or its qdisc, or the device) already: what we wanted gone is gone.
+      if (!(e instanceof NetlinkError) || !['ENOENT', 'EINVAL', 'ENODEV'].includes(e.code)) throw e;
+      if (e.code === 'ENODEV') return;
     }
     if (qdisc.created) removeQdiscIfEmpty(s, ifindex);
   };

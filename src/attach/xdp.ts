@@ -97,7 +97,8 @@ export function attachXdp(prog: ProgramLike, dev: string | number, opts: XdpOpti
     }
     // Detaching must name the same mode; unset, ask the kernel which one it chose.
     const runsIn = opts.flags ?? modeOf(getXdp(sock, ifindex));
-    return netlinkHandle(prog, dev, ifindex, runsIn, opts.netns, sys, opts.replace ? [] : ['xdp program']);
+    // Ours now, replaced or not: detach removes it while it is still the one attached.
+    return netlinkHandle(prog, dev, ifindex, runsIn, opts.netns, sys, ['xdp program']);
   }
 
   if (opts.pin !== undefined && pinnedLinkState(opts.pin, 'xdp', ifindex, target, sys) === 'ours') {
@@ -179,8 +180,11 @@ function linkHandle(link: BpfLink, dev: string | number, ifindex: number, xdpMod
     },
     close() {
       if (done) return;
-      if (!pinned && created.length) link.detach();
-      finish();
+      try {
+        if (!pinned && created.length) link.detach();
+      } finally {
+        finish();
+      }
     },
     [Symbol.dispose]() { h.close(); },
   };
@@ -197,7 +201,14 @@ function netlinkHandle(prog: ProgramLike, dev: string | number, ifindex: number,
     if (done) return;
     done = true;
     using sock = routeSocket({ netns });
-    const now = getXdp(sock, ifindex);
+    let now: XdpState;
+    try {
+      now = getXdp(sock, ifindex);
+    } catch (e) {
+      // The device is gone, and its program with it.
+      if (e instanceof NetlinkError && e.code === 'ENODEV') return;
+      throw e;
+    }
     const running = xdpMode === 'skb' ? now.skbProgId : xdpMode === 'drv' ? now.drvProgId : xdpMode === 'hw' ? now.hwProgId : now.progId;
     // Someone replaced or removed it since: theirs now, not ours to remove.
     if (running !== ourId()) return;
