@@ -50,10 +50,10 @@ export const LINK_CREATE_PERF: Layout<'prog_fd' | 'target_fd' | 'attach_type' | 
   fields: { prog_fd: u32(0), target_fd: u32(4), attach_type: u32(8), flags: u32(12), bpf_cookie: u64(16) },
 };
 
-/** struct bpf_link_info: the head every link type shares, and perf_event.type right after the union starts. */
-export const LINK_INFO_HEAD: Layout<'type' | 'id' | 'prog_id' | 'perf_event_type'> = {
-  name: 'bpf_link_info', size: 24,
-  fields: { type: u32(0), id: u32(4), prog_id: u32(8), perf_event_type: u32(16) },
+/** struct bpf_link_info: the head every link type shares. */
+export const LINK_INFO_HEAD: Layout<'type' | 'id' | 'prog_id'> = {
+  name: 'bpf_link_info', size: 16,
+  fields: { type: u32(0), id: u32(4), prog_id: u32(8) },
 };
 
 export const PERF_TYPE_TRACEPOINT = 2;

@@ -8,7 +8,7 @@
  * for every process that maps the file. No trace file is written: perf-event uprobes are
  * created and removed with the fd, and leave nothing in uprobe_events.
  */
-import { accessSync, constants, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { cstring } from '../syscall/bpf.ts';
 import type { Program } from '../syscall/program.ts';
@@ -49,6 +49,19 @@ export const LIBRARY_DIRS: readonly string[] = [`/lib/${TRIPLE}`, `/usr/lib/${TR
 
 const isFile = (p: string): boolean => { try { return statSync(p).isFile(); } catch { return false; } };
 
+function isElf(p: string): boolean {
+  let fd = -1;
+  try {
+    fd = openSync(p, 'r');
+    const b = Buffer.alloc(4);
+    return readSync(fd, b, 0, 4, 0) === 4 && b.readUInt32BE(0) === 0x7f454c46;
+  } catch {
+    return false;
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+}
+
 /** A library name matches 'libc', 'libc.so', 'libc.so.6' and 'c' (as -lc would). */
 function libraryMatch(file: string, name: string): boolean {
   for (const n of name.startsWith('lib') || name.includes('.so') ? [name] : [name, `lib${name}`]) {
@@ -79,8 +92,11 @@ export function resolveBinary(binary: string, pid?: number, target = binary): st
   for (const dir of LIBRARY_DIRS) {
     let names: string[];
     try { names = readdirSync(dir); } catch { continue; }
-    const hit = names.filter((f) => libraryMatch(f, binary)).sort((a, b) => a.length - b.length)[0];
-    if (hit && isFile(path.join(dir, hit))) return path.join(dir, hit);
+    // libc.so is often a linker script for -lc: the runtime's libc.so.6 is the ELF processes map.
+    const rank = (f: string): number => (f.includes('.so.') ? 0 : 1);
+    const hits = names.filter((f) => libraryMatch(f, binary)).sort((a, b) => rank(a) - rank(b) || a.length - b.length);
+    const hit = hits.map((f) => path.join(dir, f)).find((p) => isFile(p) && isElf(p));
+    if (hit) return hit;
   }
   throw new ProbeError('uprobe', target, `no binary or library named '${binary}'`,
     { hint: `give its path, or a name found in PATH or ${LIBRARY_DIRS.join(', ')}${pid !== undefined ? ` or mapped by pid ${pid}` : ''}` });
