@@ -36,7 +36,8 @@ export class ElfSymbolError extends Error {
 
 export const STT_NOTYPE = 0, STT_OBJECT = 1, STT_FUNC = 2, STT_GNU_IFUNC = 10;
 export const STB_LOCAL = 0, STB_GLOBAL = 1, STB_WEAK = 2;
-const SHT_SYMTAB = 2, SHT_DYNSYM = 11, SHT_NOBITS = 8;
+const SHT_SYMTAB = 2, SHT_DYNSYM = 11, SHT_NOBITS = 8, SHT_GNU_VERSYM = 0x6fffffff;
+const VERSYM_HIDDEN = 0x8000;
 const SHN_UNDEF = 0, SHN_LORESERVE = 0xff00;
 
 export interface ElfSymbol {
@@ -53,6 +54,11 @@ export interface ElfSymbol {
   readonly table: string;
   /** Where the code starts in the file: what a uprobe's offset is. */
   readonly fileOffset: number;
+  /**
+   * A non-default version kept for old binaries (.gnu.version marks it hidden, `name@VER` rather
+   * than `name@@VER`): new programs do not call it.
+   */
+  readonly hidden: boolean;
 }
 
 interface Section {
@@ -140,6 +146,8 @@ export function readElfSymbols(bytes: Uint8Array, path?: string): ElfFile {
     return r.cstr(shstr.offset + s.name, shstr.offset + shstr.size, 'section name');
   };
 
+  // .gnu.version: one u16 per .dynsym entry, its version index; bit 15 marks a hidden (old) version.
+  const versym = sections.find((x) => x.type === SHT_GNU_VERSYM);
   const symbols: ElfSymbol[] = [];
   for (const tab of sections) {
     if (tab.type !== SHT_SYMTAB && tab.type !== SHT_DYNSYM) continue;
@@ -166,7 +174,9 @@ export function readElfSymbols(bytes: Uint8Array, path?: string): ElfFile {
         const off = value - sec.addr + BigInt(sec.offset);
         if (off <= BigInt(Number.MAX_SAFE_INTEGER)) fileOffset = Number(off);
       }
-      symbols.push({ name, value, size, type: info & 0xf, bind: info >> 4, sectionIndex: shndx, table, fileOffset });
+      const hidden = tab.type === SHT_DYNSYM && versym !== undefined && versym.type !== SHT_NOBITS && (i + 1) * 2 <= versym.size &&
+        (r.u16(versym.offset + i * 2, `.gnu.version entry ${i}`) & VERSYM_HIDDEN) !== 0;
+      symbols.push({ name, value, size, type: info & 0xf, bind: info >> 4, sectionIndex: shndx, table, fileOffset, hidden });
     }
   }
   return { class: is64 ? 64 : 32, littleEndian: data === 1, type, machine, symbols };
@@ -182,7 +192,9 @@ const BIND_RANK: Readonly<Record<number, number>> = { [STB_GLOBAL]: 0, [STB_WEAK
 export function findFunction(elf: ElfFile, name: string, path?: string): ElfSymbol {
   const base = (n: string): string => { const at = n.indexOf('@'); return at < 0 ? n : n.slice(0, at); };
   const named = elf.symbols.filter((s) => s.name === name || (!name.includes('@') && base(s.name) === name));
-  const defined = named.filter((s) => s.sectionIndex !== SHN_UNDEF && s.fileOffset >= 0);
+  const anyDefined = named.filter((s) => s.sectionIndex !== SHN_UNDEF && s.fileOffset >= 0);
+  // memcpy@GLIBC_2.2.5 (old, hidden) beside memcpy@@GLIBC_2.14 (current): probe what programs call.
+  const defined = anyDefined.some((s) => !s.hidden) ? anyDefined.filter((s) => !s.hidden) : anyDefined;
   if (defined.length === 0) {
     const why = named.length ? `'${name}' is only referenced here (undefined: it lives in a library this file links against)` : `no symbol '${name}'`;
     const tables = [...new Set(elf.symbols.map((s) => s.table))];
@@ -192,7 +204,8 @@ export function findFunction(elf: ElfFile, name: string, path?: string): ElfSymb
   const ifunc = defined.find((s) => s.type === STT_GNU_IFUNC);
   if (ifunc && defined.every((s) => s.type === STT_GNU_IFUNC || s.value === ifunc.value)) {
     throw new ElfSymbolError(`'${name}' is an IFUNC: its address is a resolver that picks an implementation at load time, ` +
-      `so a probe there fires once per process, not per call; probe the implementation (e.g. __${name}_avx2 or __${name}_sse2) instead`, { path, symbol: name });
+      `so a probe there fires once per process, not per call; probe the implementation it picks by its offset instead ` +
+      `(glibc's are local symbols such as __${name}_avx_unaligned_erms, listed in its debug symbols)`, { path, symbol: name });
   }
   const funcs = defined.filter((s) => s.type === STT_FUNC || s.type === STT_NOTYPE);
   if (funcs.length === 0) {

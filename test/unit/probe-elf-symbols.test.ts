@@ -184,6 +184,9 @@ t('a non-PIE and a PIE executable built by gcc, and libc: our offsets are readel
     assert.ok(dyn, 'readelf lists getpid');
     assert.is(sym.value, BigInt(`0x${dyn!.trim().split(/\s+/)[1]}`));
     assert.is(resolveUprobe({ binary: 'libc', symbol: 'getpid' }).offset, sym.fileOffset);
+    // memcpy@GLIBC_2.2.5 is a plain FUNC kept for old binaries (hidden in .gnu.version); the
+    // current memcpy@@GLIBC_2.14 is an IFUNC. The hidden one must not be picked in its place.
+    assert.throws(() => findFunction(readElfSymbols(readFileSync(libc), libc), 'memcpy'), /'memcpy' is an IFUNC/);
     assert.throws(() => resolveUprobe({ binary: 'libc', symbol: 'tsbpf_no_such_fn' }),
       (e: Error) => e instanceof ProbeError && /no symbol 'tsbpf_no_such_fn' in/.test(e.message) && !e.message.includes('\n'));
   } finally {
