@@ -131,7 +131,7 @@ export function attachUprobe(prog: Program, o: UprobeOptions): PerfEventAttachme
   const kind = o.retprobe ? 'uretprobe' : 'uprobe';
   expectProgramType(prog, 'kprobe', kind, describe(o));
   const t = resolveUprobe(o, kind);
-  const target = `${t.path}:${t.symbol ?? ''}${t.symbol ? (o.offset ? `+0x${o.offset.toString(16)}` : '') : `0x${t.offset.toString(16)}`}`;
+  const target = describe({ binary: t.path, symbol: t.symbol, offset: o.offset });
   const pmu = readPmu('uprobe', o.pmuDir ?? PMU_DIR);
   if (!pmu) throw new ProbeError(kind, target, 'this kernel has no uprobe PMU (CONFIG_UPROBE_EVENTS is off, or Linux < 4.17)');
   const sys = o.sys ?? prog.sys;
