@@ -199,7 +199,7 @@ export function findFunction(elf: ElfFile, name: string, path?: string): ElfSymb
     const why = named.length ? `'${name}' is only referenced here (undefined: it lives in a library this file links against)` : `no symbol '${name}'`;
     const tables = [...new Set(elf.symbols.map((s) => s.table))];
     throw new ElfSymbolError(`${why} in ${tables.length ? tables.join(' and ') : 'its symbol tables'}: ` +
-      `check the name with \`nm -D --defined-only ${path ?? 'FILE'} | grep ${name}\`, or give the offset instead`, { path, symbol: name });
+      `check the name with \`nm ${tables.includes('.symtab') ? '' : '-D '}--defined-only ${path ?? 'FILE'} | grep ${name}\`, or give the offset instead`, { path, symbol: name });
   }
   const ifunc = defined.find((s) => s.type === STT_GNU_IFUNC);
   if (ifunc && defined.every((s) => s.type === STT_GNU_IFUNC || s.value === ifunc.value)) {

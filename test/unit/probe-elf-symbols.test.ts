@@ -96,7 +96,7 @@ for (const is64 of [true, false]) {
 test('the errors a user sees, each one line with the next step', () => {
   const elf = readElfSymbols(buildElf({ is64: true, le: true, textAddr: 0x1000, symbols: SYMS(0x1000) }), '/x/prog');
   const cases: [string, RegExp][] = [
-    ['nosuch', /^\/x\/prog: no symbol 'nosuch' in \.symtab: check the name with `nm -D --defined-only FILE \| grep nosuch`, or give the offset instead$/],
+    ['nosuch', /^\/x\/prog: no symbol 'nosuch' in \.symtab: check the name with `nm --defined-only \/x\/prog \| grep nosuch`, or give the offset instead$/],
     ['ext', /'ext' is only referenced here \(undefined: it lives in a library this file links against\)/],
     ['dup', /'dup' is defined 2 times at different offsets \(0x140, 0x148\): give the offset instead/],
     ['memcpy', /'memcpy' is an IFUNC: .*probe the implementation/],
