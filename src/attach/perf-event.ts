@@ -171,7 +171,7 @@ export interface PerfEventInfo {
 /**
  * An attached probe: a perf event fd and, in link mode, the bpf link over it. close() (and
  * `using`) gives back our fds, which detaches unless the link was pinned; detach() also removes
- * the pin this handle made. Either is safe to call twice.
+ * the pin this handle made; release() lets go of a pinned one. Each is safe to call twice.
  */
 export class PerfEventAttachment implements Disposable {
   readonly kind: ProbeKind;
@@ -222,6 +222,16 @@ export class PerfEventAttachment implements Disposable {
     if (this.linkFd !== undefined) this.sys.close(this.linkFd);
     else this.sys.ioctl?.(this.perfFd, PERF_EVENT_IOC_DISABLE, 0);
     this.sys.close(this.perfFd);
+  }
+
+  /**
+   * Stop owning a pinned link: close our fds and leave the probe attached (the attach layer's
+   * release()). An unpinned probe would detach with its fds, so that is refused.
+   */
+  release(): void {
+    if (this.closed) return;
+    if (!this.pinned) throw new ProbeError(this.kind, this.target, 'releasing would detach it: pin it first (pin(path)), or close() to detach');
+    this.close();
   }
 
   /** close(), and remove the pin this handle made (nothing else). */

@@ -114,8 +114,9 @@ s('the attachment is a bpf link that bpftool sees; pin keeps it; detach removes 
     const shown = JSON.parse(sh('bpftool', ['link', 'show', 'id', String(info.linkId), '-j'])) as { type: string | number; prog_id: number };
     assert.ok(shown.type === 'perf_event' || shown.type === 7, `bpftool says type ${shown.type}`);
     assert.is(shown.prog_id, info.progId);
+    assert.throws(() => a.release(), /releasing would detach it: pin it first/);
     a.pin(pin);
-    a.close();
+    a.release();
     assert.ok(linkIds().includes(info.linkId!), 'the pin holds the link after our fds are closed');
     await runHeld(ctx.exe, 7, () => attachUprobe(c.prog, { binary: ctx.exe, symbol: 'tick', pid: 1 }));
     assert.is(c.map.get(0), 7n, 'the pinned probe still counts (the pid-1 probe counts nothing)');
