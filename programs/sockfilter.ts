@@ -124,7 +124,8 @@ async function run(argv: string[]): Promise<number> {
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  if (!a.values.json) process.stderr.write(`listening for UDP :${port} on ${a.values.dev ?? 'every interface'}${a.values.netns ? ` in ${a.values.netns}` : ''}\n`);
+  // On stderr even with --json: stdout stays one object per line, and callers can wait for it.
+  process.stderr.write(`listening for UDP :${port} on ${a.values.dev ?? 'every interface'}${a.values.netns ? ` in ${a.values.netns}` : ''}\n`);
   try {
     for await (const f of sock.frames({ count, timeoutMs: timeout === undefined ? undefined : timeout * 1000, signal: stop.signal })) {
       if (a.values.json) {
