@@ -34,7 +34,9 @@ s.before((ctx) => {
 s.after((ctx) => { rmSync(ctx.dir, { recursive: true, force: true }); });
 
 const openFds = (): number => readdirSync('/proc/self/fd').length;
-const linkIds = (): number[] => (JSON.parse(sh('bpftool', ['link', 'show', '-j'])) as { id: number }[]).map((l) => l.id);
+/** perf_event links (bpftool 7.1 may print the type as its number, 7): other tests on this kernel make only tcx and XDP links. */
+const linkIds = (): number[] => (JSON.parse(sh('bpftool', ['link', 'show', '-j'])) as { id: number; type: string | number }[])
+  .filter((l) => l.type === 'perf_event' || l.type === 7).map((l) => l.id);
 
 /** A counter program and its map, closed by the caller's `using`. */
 function counter(opts: Parameters<typeof callCounter>[0] = {}): { map: BpfMap<number, bigint>; prog: Program } & Disposable {
@@ -67,7 +69,7 @@ function failsCleanly(fn: () => unknown, re: RegExp): ProbeError {
   assert.match((err as Error).message, re);
   assert.not.match((err as Error).message, /\n/, 'one line');
   assert.is(openFds(), fds, 'no fd left open');
-  assert.equal(linkIds(), links, 'no bpf link left');
+  assert.equal(linkIds(), links, 'no perf_event link left');
   return err as ProbeError;
 }
 
@@ -148,7 +150,7 @@ s('errors are one line and leave nothing behind: missing binary, missing symbol,
   failsCleanly(() => attachUprobe(c.prog, { binary: '/nonexistent/bin', symbol: 'main' }), /^cannot attach uprobe \/nonexistent\/bin:main: no file \/nonexistent\/bin/);
   failsCleanly(() => attachUprobe(c.prog, { binary: ctx.exe, symbol: 'no_such_fn' }), /no symbol 'no_such_fn' in \.(dyn)?sym(tab)? and \.(dyn)?sym(tab)?: check the name/);
   failsCleanly(() => attachUprobe(c.prog, { binary: 'libc', symbol: 'getpid', pid: 0x3ffffff0 }), /ESRCH.*no process has that pid/);
-  failsCleanly(() => attachUprobe(c.prog, { binary: ctx.exe, offset: 0x7fffff0 }), /perf_event_open failed|attaching program/);
+  failsCleanly(() => attachUprobe(c.prog, { binary: ctx.exe, offset: 0x7fffff0 }), /perf_event_open failed \(EINVAL\): the offset is not inside the file's code/);
   failsCleanly(() => attachUprobe(filter, { binary: ctx.exe, symbol: 'tick' }), /program 'udp_port' is a socket_filter program, and a uprobe runs kprobe programs/);
   failsCleanly(() => attachTracepoint(c.prog, 'syscalls', 'sys_enter_getpid'), /a tracepoint runs tracepoint programs/);
   using tp = counter({ type: 'tracepoint' });
