@@ -96,6 +96,10 @@ test('prog load takes one program by section and pins it; unknown section names 
     assert.equal(r.programs.map((p) => p.name), ['tcx_in']);
     const shown = JSON.parse(sh('bpftool', ['--json', 'prog', 'show', 'pinned', `${D}/p`])) as { name: string; type: string };
     assert.equal([shown.name, shown.type], ['tcx_in', 'sched_cls']);
+    // every section kind of map_def.o loads (kprobe and uprobe programs too: this kernel has uprobes)
+    tsbpf('prog', 'loadall', object('map_def'), `${D}/all`);
+    const types = ['on_sleep', 'on_getpid', 'on_tp', 'tcx_in', 'cls'].map((n) => (JSON.parse(sh('bpftool', ['--json', 'prog', 'show', 'pinned', `${D}/all/${n}`])) as { type: string }).type);
+    assert.equal(types, ['kprobe', 'kprobe', 'tracepoint', 'sched_cls', 'sched_cls']);
     const bad = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src', 'cli.ts'), 'prog', 'loadall', object('mes_pkt'), `${D}/x`], { cwd: root, encoding: 'utf8' });
     assert.is(bad.status, 1);
     assert.match(bad.stderr, /section 'ingress'.*--type sched_cls/);
