@@ -215,6 +215,38 @@ test('a failed load leaves nothing behind: no maps pinned, no pins in tc/globals
   }
 });
 
+test('tsbpf tc attach --obj: two sections of one object share their maps through tc/globals pins, as with tc', () => {
+  const legacy = readElf(new Uint8Array(readFileSync(object('mes_pkt'))), { defaultType: 'sched_cls' });
+  // unique map names: /sys/fs/bpf/tc/globals is shared with every other tc user on the machine
+  const names = new Map(legacy.maps.map((m) => [m.name, uniqueName('emp')]));
+  const maps = legacy.maps.map((m) => ({ ...m, name: names.get(m.name)!, symbol: names.get(m.name)! }));
+  const programs = legacy.programs.map((p) => ({ ...p, insns: p.insns.map((i) => (i.map ? { ...i, map: maps.find((m) => m.name === names.get(i.map!.name))! } : i)) }));
+  const dir = mkdtempSync(path.join(tmpdir(), 'tsbpf-elfw-'));
+  const file = path.join(dir, 'mes.o');
+  writeFileSync(file, toElf({ maps, programs }, { license: 'GPL' }));
+  const ns = uniqueName('elfta'), a = uniqueName('ta'), b = uniqueName('tb');
+  const globals = path.join(ensureBpffs(), 'tc', 'globals');
+  sh('ip', ['netns', 'add', ns]);
+  try {
+    sh('ip', ['-n', ns, 'link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
+    sh('ip', ['-n', ns, 'addr', 'add', '10.78.0.1/24', 'dev', a]);
+    sh('ip', ['-n', ns, 'link', 'set', a, 'up']);
+    sh('ip', ['-n', ns, 'link', 'set', b, 'up']);
+    const mac = /link\/ether (\S+)/.exec(sh('ip', ['-n', ns, 'link', 'show', b]))![1]!;
+    sh('ip', ['-n', ns, 'neigh', 'add', '10.78.0.2', 'lladdr', mac, 'dev', a]);
+    tsbpf('tc', 'attach', b, 'ingress', '--obj', file, '--sec', 'ingress', '--netns', ns, '--mode', 'cls_bpf');
+    tsbpf('tc', 'attach', a, 'egress', '--obj', file, '--sec', 'egress', '--netns', ns, '--mode', 'cls_bpf');
+    sh('ip', ['netns', 'exec', ns, process.execPath, '-e',
+      "const s=require('dgram').createSocket('udp4');let k=0;const go=()=>{if(k++>=4)return s.close();s.send(Buffer.alloc(8),5001,'10.78.0.2',go)};go()"]);
+    const cnt = dump(path.join(globals, names.get('map_mes_cnt')!));
+    assert.equal([cnt['00000000'], cnt['01000000']], ['04000000', '04000000']);
+  } finally {
+    sh('ip', ['netns', 'del', ns], { allowFail: true });
+    for (const n of names.values()) rmSync(path.join(globals, n), { force: true });
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 /**
  * The object's own BTF, as the reader hands it over (collection.btf, program.objectBtf), is what
  * the kernel takes: BPF_BTF_LOAD accepts the fixed-up .BTF, BPF_PROG_LOAD the func_info and
