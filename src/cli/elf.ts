@@ -173,7 +173,9 @@ export async function runProgLoad(cmd: 'load' | 'loadall', argv: string[]): Prom
  * maps live on in their pins, the others through the program).
  */
 export function objectProgram(file: string, section?: string): Program {
-  const { coll } = readObject(file, { defaultType: 'sched_cls' });
+  const read = readObject(file, { defaultType: 'sched_cls' }).coll;
+  // tc pins LIBBPF_PIN_BY_NAME maps in tc/globals too (iproute2 sets libbpf's pin root there)
+  const coll = { ...read, maps: read.maps.map((m) => (m.pin?.kind === 'by_name' ? { ...m, pin: { kind: 'tc_global' as const, path: `tc/globals/${m.name}` } } : m)) };
   const spec = section ? coll.programs.find((x) => x.section === section) : coll.programs[0];
   if (!spec) {
     throw new Error(section ? `no program in section '${section}' of ${file} (sections with programs: ${[...new Set(coll.programs.map((x) => x.section))].join(', ')})` : `${file} has no programs`);

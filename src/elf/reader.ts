@@ -25,7 +25,7 @@ import { fixupDatasecs, parseBtf, type Btf } from './btf-maps.ts';
 import { parseBtfExt, type BtfExt, type FuncInfo, type LineInfo } from './btf-ext.ts';
 import { btfMaps, dataMap, dataSymbols, isDataSection, legacyMaps, objName } from './maps.ts';
 import { sectionType, SECTION_NAMES } from './section-types.ts';
-import type { CorePoison, ElfCollection, ElfMapSpec, ElfProgramSpec } from './spec.ts';
+import type { CorePoison, ElfCollection, ElfMapSpec, ElfProgramSpec, ObjectBtf, ProgramBtfInfo } from './spec.ts';
 import { decodeBtf, type Btf as TargetBtf } from '../btf/decode.ts';
 import { decodeBtfExt } from '../btf/ext.ts';
 import { coreRelocateSections } from '../btf/core.ts';
@@ -205,10 +205,23 @@ export function collectionOf(input: ElfFile, opts: ReadOptions = {}): ElfCollect
       return s ? file.symbols.find((x) => x.shndx === s.index && x.name === sym)?.value : undefined;
     })
     : undefined;
+  const withBtf = fixed ? programs.map((p) => (p.btfInfo ? { ...p, objectBtf: encodeBtfInfo(fixed, p.btfInfo) } : p)) : programs;
   return {
-    maps, programs, license, objectId, ...(kernelVersion !== undefined ? { kernelVersion } : {}), ...(fixed ? { btf: fixed } : {}),
+    maps, programs: withBtf, license, objectId, ...(kernelVersion !== undefined ? { kernelVersion } : {}), ...(fixed ? { btf: fixed } : {}),
     ...(poisons.length ? { corePoisons: poisons } : {}),
   };
+}
+
+/** func_info and line_info in the kernel's record layouts (8 and 16 bytes, little-endian). */
+function encodeBtfInfo(btf: Uint8Array, info: ProgramBtfInfo): ObjectBtf {
+  const funcInfo = new Uint8Array(info.funcInfo.length * 8), lineInfo = new Uint8Array(info.lineInfo.length * 16);
+  const fv = new DataView(funcInfo.buffer), lv = new DataView(lineInfo.buffer);
+  info.funcInfo.forEach((f, k) => { fv.setUint32(k * 8, f.insnOff, true); fv.setUint32(k * 8 + 4, f.typeId, true); });
+  info.lineInfo.forEach((l, k) => {
+    lv.setUint32(k * 16, l.insnOff, true); lv.setUint32(k * 16 + 4, l.fileNameOff, true);
+    lv.setUint32(k * 16 + 8, l.lineOff, true); lv.setUint32(k * 16 + 12, l.lineCol, true);
+  });
+  return { btf, funcInfo, funcInfoCount: info.funcInfo.length, lineInfo, lineInfoCount: info.lineInfo.length };
 }
 
 /** "file.c:line" for a byte offset in a section, from .BTF.ext line info. */

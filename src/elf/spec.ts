@@ -47,6 +47,20 @@ export interface ProgramBtfInfo {
   readonly lineInfo: readonly LineInfo[];
 }
 
+/**
+ * The object's own BTF for BPF_PROG_LOAD, in the kernel's record formats: prog_btf_fd is the
+ * fd of `btf` after BPF_BTF_LOAD; func_info records are 8 bytes (insn_off, type_id) and
+ * line_info records 16 (insn_off, file_name_off, line_off, line_col), insn_off in slots of the
+ * linked program. The same shape as src/btf's ProgramBtf, so a loader can take either.
+ */
+export interface ObjectBtf {
+  readonly btf: Uint8Array;
+  readonly funcInfo: Uint8Array;
+  readonly funcInfoCount: number;
+  readonly lineInfo: Uint8Array;
+  readonly lineInfoCount: number;
+}
+
 export interface ElfProgramSpec extends ProgramSpec {
   readonly section: string;
   /** The function symbol (the program name is it cut to 15 characters). */
@@ -64,6 +78,8 @@ export interface ElfProgramSpec extends ProgramSpec {
   /** The functions linked in after the entry: .text subprograms it calls, each once. */
   readonly callees: readonly string[];
   readonly btfInfo?: ProgramBtfInfo;
+  /** btfInfo encoded for the kernel, with the object's fixed-up .BTF. */
+  readonly objectBtf?: ObjectBtf;
 }
 
 export interface ElfCollection {

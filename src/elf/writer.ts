@@ -197,8 +197,17 @@ export function toElf(spec: CollectionSpec, opts: WriteOptions = {}): Uint8Array
         slot += slotsOf(i);
         const callee = piece.calls.get(n);
         if (callee !== undefined) {
-          list.push({ offset: at, symbol: rename.get(callee) ?? callee, type: isCall(i) ? R_BPF['64_32'] : R_BPF['64_64'] });
-          return isCall(i) ? { ...i, imm: -1 } : { ...i, imm: 0, imm2: 0 };
+          const sym = rename.get(callee) ?? callee;
+          if (isCall(i)) {
+            list.push({ offset: at, symbol: sym, type: R_BPF['64_32'] });
+            return { ...i, imm: -1 };
+          }
+          // A function's address: against the .text section symbol, the byte offset in imm, as
+          // clang writes it (libbpf takes no other form for LD_IMM64 of a subprogram).
+          const t = textPieces.find((x) => x.symbol === sym);
+          if (!t) throw new ElfWriteError(`function '${sym}'`, 'is referenced but was not written to .text');
+          list.push({ offset: at, symbol: '.text', type: R_BPF['64_64'] });
+          return { ...i, imm: t.offset, imm2: 0 };
         }
         if (i.map) return mapReloc(i, at, list);
         return i;

@@ -5,6 +5,7 @@
  * has are checked by test/unit/offsets.test.ts; the rest follow upstream's enum order.
  */
 import { PROG_TYPES } from '../asm/program-type.ts';
+import { MAP_TYPES, type MapType } from '../asm/map-spec.ts';
 
 /** enum bpf_cmd */
 export const Cmd = {
@@ -26,8 +27,7 @@ export function cmdName(cmd: number): string {
   return n ? `BPF_${n}` : `bpf command ${cmd}`;
 }
 
-/** enum bpf_map_type: the table lives in src/asm (map specs are pure data). */
-import { MAP_TYPES, type MapType } from '../asm/map-spec.ts';
+/** enum bpf_map_type: the one list lives in src/asm/map-spec.ts (map specs are pure data). */
 export { MAP_TYPES, type MapType };
 
 /** enum bpf_prog_type: the one list lives in src/asm/program-type.ts (the DSL's ProgramType). */

@@ -274,9 +274,10 @@ const BTF_TROUBLE = /func_info|line_info|func info|line info|btf|BTF/;
  */
 function loadWithBtf(spec: ProgramSpec, params: ProgLoadParams, sys: Sys): ProgLoadResult | null {
   let handle: BtfHandle;
-  let pb: ReturnType<typeof programBtf>;
+  let pb: Pick<ReturnType<typeof programBtf>, 'btf' | 'funcInfo' | 'funcInfoCount' | 'lineInfo' | 'lineInfoCount'>;
   try {
-    pb = programBtf(spec);
+    // A program read from an object brings clang's BTF (C lines); a DSL program gets its own (TypeScript lines).
+    pb = (spec as { objectBtf?: typeof pb }).objectBtf ?? programBtf(spec);
     handle = loadBtf(pb.btf, { sys });
   } catch (e) {
     warnNoBtf(spec.name, e);

@@ -19,7 +19,8 @@ import { fileURLToPath } from 'node:url';
 import { readElf, toElf } from '../../src/elf/index.ts';
 import { loadObject } from '../../src/attach/object.ts';
 import { attachTc } from '../../src/attach/index.ts';
-import { ensureBpffs, openPinnedMap, removePinDir, u32, u64 } from '../../src/syscall/index.ts';
+import { attrs, Cmd, createMap, defaultSys, ensureBpffs, openPinnedMap, progInfo, progTypeId, removePinDir, resolveMaps, u32, u64 } from '../../src/syscall/index.ts';
+import { encode } from '../../src/asm/instruction.ts';
 import { buildFixture, clangMissing } from '../fixtures/elf/build.ts';
 import { collection } from '../fixtures/elf/dsl.ts';
 import { kernelSuite, sh, uniqueName } from '../support/kernel.ts';
@@ -95,6 +96,10 @@ test('prog load takes one program by section and pins it; unknown section names 
     assert.equal(r.programs.map((p) => p.name), ['tcx_in']);
     const shown = JSON.parse(sh('bpftool', ['--json', 'prog', 'show', 'pinned', `${D}/p`])) as { name: string; type: string };
     assert.equal([shown.name, shown.type], ['tcx_in', 'sched_cls']);
+    // every section kind of map_def.o loads (kprobe and uprobe programs too: this kernel has uprobes)
+    tsbpf('prog', 'loadall', object('map_def'), `${D}/all`);
+    const types = ['on_sleep', 'on_getpid', 'on_tp', 'tcx_in', 'cls'].map((n) => (JSON.parse(sh('bpftool', ['--json', 'prog', 'show', 'pinned', `${D}/all/${n}`])) as { type: string }).type);
+    assert.equal(types, ['kprobe', 'kprobe', 'tracepoint', 'sched_cls', 'sched_cls']);
     const bad = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src', 'cli.ts'), 'prog', 'loadall', object('mes_pkt'), `${D}/x`], { cwd: root, encoding: 'utf8' });
     assert.is(bad.status, 1);
     assert.match(bad.stderr, /section 'ingress'.*--type sched_cls/);
@@ -207,6 +212,90 @@ test('a failed load leaves nothing behind: no maps pinned, no pins in tc/globals
     removePinDir(path.join(mnt, 'tc'));
     sh('umount', [mnt], { allowFail: true });
     rmSync(mnt, { recursive: true, force: true });
+  }
+});
+
+test('tsbpf tc attach --obj: two sections of one object share their maps through tc/globals pins, as with tc', () => {
+  const legacy = readElf(new Uint8Array(readFileSync(object('mes_pkt'))), { defaultType: 'sched_cls' });
+  // unique map names: /sys/fs/bpf/tc/globals is shared with every other tc user on the machine
+  const names = new Map(legacy.maps.map((m) => [m.name, uniqueName('emp')]));
+  const maps = legacy.maps.map((m) => ({ ...m, name: names.get(m.name)!, symbol: names.get(m.name)! }));
+  const programs = legacy.programs.map((p) => ({ ...p, insns: p.insns.map((i) => (i.map ? { ...i, map: maps.find((m) => m.name === names.get(i.map!.name))! } : i)) }));
+  const dir = mkdtempSync(path.join(tmpdir(), 'tsbpf-elfw-'));
+  const file = path.join(dir, 'mes.o');
+  writeFileSync(file, toElf({ maps, programs }, { license: 'GPL' }));
+  const ns = uniqueName('elfta'), a = uniqueName('ta'), b = uniqueName('tb');
+  const globals = path.join(ensureBpffs(), 'tc', 'globals');
+  sh('ip', ['netns', 'add', ns]);
+  try {
+    sh('ip', ['-n', ns, 'link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
+    sh('ip', ['-n', ns, 'addr', 'add', '10.78.0.1/24', 'dev', a]);
+    sh('ip', ['-n', ns, 'link', 'set', a, 'up']);
+    sh('ip', ['-n', ns, 'link', 'set', b, 'up']);
+    const mac = /link\/ether (\S+)/.exec(sh('ip', ['-n', ns, 'link', 'show', b]))![1]!;
+    sh('ip', ['-n', ns, 'neigh', 'add', '10.78.0.2', 'lladdr', mac, 'dev', a]);
+    tsbpf('tc', 'attach', b, 'ingress', '--obj', file, '--sec', 'ingress', '--netns', ns, '--mode', 'cls_bpf');
+    tsbpf('tc', 'attach', a, 'egress', '--obj', file, '--sec', 'egress', '--netns', ns, '--mode', 'cls_bpf');
+    sh('ip', ['netns', 'exec', ns, process.execPath, '-e',
+      "const s=require('dgram').createSocket('udp4');let k=0;const go=()=>{if(k++>=4)return s.close();s.send(Buffer.alloc(8),5001,'10.78.0.2',go)};go()"]);
+    const cnt = dump(path.join(globals, names.get('map_mes_cnt')!));
+    assert.equal([cnt['00000000'], cnt['01000000']], ['04000000', '04000000']);
+  } finally {
+    sh('ip', ['netns', 'del', ns], { allowFail: true });
+    for (const n of names.values()) rmSync(path.join(globals, n), { force: true });
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/**
+ * The object's own BTF, as the reader hands it over (collection.btf, program.objectBtf), is what
+ * the kernel takes: BPF_BTF_LOAD accepts the fixed-up .BTF, BPF_PROG_LOAD the func_info and
+ * line_info, and the verifier log and `bpftool prog dump xlated linum` quote the C lines. The
+ * loader does not pass them yet (loadProgram takes no object BTF), so this test makes the two
+ * calls itself.
+ */
+test('the passed-through BTF: the kernel takes it and quotes the C source lines', () => {
+  const coll = readElf(new Uint8Array(readFileSync(object('btf_maps'))));
+  const spec = coll.programs.find((p) => p.name === 'count_len')!;
+  const ob = spec.objectBtf!;
+  assert.ok(ob && ob.funcInfoCount === 2 && ob.lineInfoCount > 5);
+  const sys = defaultSys;
+  const log = new Uint8Array(new ArrayBuffer(1 << 16));
+  const btfAttr = new Uint8Array(new ArrayBuffer(32));
+  const bv = new DataView(btfAttr.buffer);
+  const btfBytes = ob.btf.slice();
+  bv.setBigUint64(0, sys.addressOf(btfBytes), true);
+  bv.setBigUint64(8, sys.addressOf(log), true);
+  bv.setUint32(16, btfBytes.length, true);
+  bv.setUint32(20, log.length, true);
+  bv.setUint32(24, 1, true);
+  const btfFd = sys.bpf(Cmd.BTF_LOAD, btfAttr);
+  assert.ok(btfFd >= 0, `BTF_LOAD: ${-btfFd}: ${new TextDecoder().decode(log).replace(/\0+$/, '')}`);
+  const maps = coll.maps.map((m) => createMap(m));
+  let progFd = -1;
+  try {
+    const insns = encode(resolveMaps(spec, maps));
+    const license = new TextEncoder().encode('GPL\0');
+    const funcInfo = ob.funcInfo.slice(), lineInfo = ob.lineInfo.slice();
+    const a = attrs.attr(attrs.PROG_LOAD, {
+      prog_type: progTypeId(spec.type), insn_cnt: insns.length / 8, insns: sys.addressOf(insns), license: sys.addressOf(license),
+      log_level: 1, log_size: log.length, log_buf: sys.addressOf(log), prog_name: spec.name, prog_btf_fd: btfFd,
+      func_info_rec_size: 8, func_info: sys.addressOf(funcInfo), func_info_cnt: ob.funcInfoCount,
+      line_info_rec_size: 16, line_info: sys.addressOf(lineInfo), line_info_cnt: ob.lineInfoCount,
+    });
+    log.fill(0);
+    progFd = sys.bpf(Cmd.PROG_LOAD, a);
+    const text = new TextDecoder().decode(log).replace(/\0+$/, '');
+    assert.ok(progFd >= 0, `PROG_LOAD: ${-progFd}: ${text}`);
+    assert.match(text, /; runs\+\+; @ btf_maps\.c:\d+/);
+    const id = progInfo(progFd).id;
+    const xlated = sh('bpftool', ['prog', 'dump', 'xlated', 'id', String(id), 'linum']);
+    assert.match(xlated, /\[file:.*btf_maps\.c line_num:\d+/);
+    assert.match(xlated, /bump\(/);
+  } finally {
+    if (progFd >= 0) sys.close(progFd);
+    sys.close(btfFd);
+    for (const m of maps) m.close();
   }
 });
 
