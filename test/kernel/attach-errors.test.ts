@@ -31,14 +31,17 @@ function thrown(fn: () => unknown): Error {
 }
 
 /** Nothing of ours on any device of the pair: no tc/XDP attachment, no clsact, no link on their ifindexes. */
-function assertClean(p: Pair, linksBefore: ReadonlySet<number>): void {
+function assertClean(p: Pair, linksBefore: ReadonlySet<number>, c: ReturnType<typeof programs>): void {
   for (const [ns, dev] of [[p.nsA, p.a], [p.nsB, p.b]] as const) {
     const l = netList({ netns: ns });
     assert.equal([l.xdp, l.tc], [[], []], `nothing attached in ${ns}`);
     assert.not.match(sh('tc', ['-n', ns, 'qdisc', 'show', 'dev', dev]), /clsact/, `no clsact on ${dev}`);
   }
-  const extra = listBpfLinks().filter((l) => !linksBefore.has(l.id) && (l.type === 'tcx' || l.type === 'xdp'));
-  assert.equal(extra, [], 'no new tcx or XDP link anywhere');
+  // Links are global: other processes' tests may make tcx/XDP links meanwhile, so only links of
+  // this test's own programs count.
+  const ours = new Set(Object.values(c.programs).map((prog) => prog.id));
+  const extra = listBpfLinks().filter((l) => !linksBefore.has(l.id) && (l.type === 'tcx' || l.type === 'xdp') && ours.has(l.progId));
+  assert.equal(extra, [], 'no new tcx or XDP link of our programs');
 }
 const linkIds = (): Set<number> => new Set(listBpfLinks().map((l) => l.id));
 
@@ -55,7 +58,7 @@ s('a missing device: one line naming the device and the namespace, for tc and XD
       const e = thrown(() => attachXdp(c.programs.xdp, 'nope0', { netns: p.nsB, mode }));
       assert.match(e.message, /^no interface named 'nope0'/);
     }
-    assertClean(p, before);
+    assertClean(p, before, c);
   });
 });
 
@@ -76,7 +79,7 @@ s('a wrong program type for the hook: one line that says which type the hook run
     const e = thrown(() => attachTc({ fd: c.programs.xdp.fd, type: 'sched_cls' }, p.b, 'ingress', { netns: p.nsB, mode: 'tcx' }));
     assert.instance(e, AttachError);
     assert.is(e.message.split('\n').length, 1);
-    assertClean(p, before);
+    assertClean(p, before, c);
   });
 });
 
@@ -96,7 +99,7 @@ s('XDP twice without replace: one line naming the program there; nothing added',
     } finally {
       c2.close();
     }
-    assertClean(p, before);
+    assertClean(p, before, c);
   });
 });
 
@@ -125,7 +128,7 @@ s('a kernel without tcx (simulated): auto falls back to cls_bpf; tcx and orderin
       assert.match(e.message, /this kernel has no tcx \(BPF_TCX_INGRESS\/EGRESS need Linux 6\.6\).*: attach with mode 'cls_bpf'/);
       assert.is(e.message.split('\n').length, 1);
     }
-    assertClean(p, before);
+    assertClean(p, before, c);
   });
 });
 
@@ -169,7 +172,7 @@ s('no root: one line that says what is needed, and nothing left (uid nobody; roo
         assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
         assert.match(r.stderr, why, `${args.join(" ")}: ${r.stderr}`);
       }
-      assertClean(p, before);
+      assertClean(p, before, c);
     });
   } finally {
     sh('umount', [dir], { allowFail: true });
