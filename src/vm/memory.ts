@@ -4,7 +4,7 @@
  * half of a pointer register is 0), because __sk_buff and xdp_md hand data pointers to the
  * program as u32 fields, exactly as the uapi structs declare them.
  *
- *   0x0001_0000  stack frames 0..7, 512 bytes each, one page apart (r10 = the end of its frame)
+ *   0x0010_0000  stack frames 0..7, 512 bytes each, one page apart (r10 = the end of its frame)
  *   0x0100_0000  the context (__sk_buff, xdp_md)
  *   0x0200_0000  packet data .. data_end
  *   0x0300_0000  the raw memory of a conformance vector
@@ -38,7 +38,9 @@ export interface Region {
   plain: boolean;
 }
 
-export const STACK_BASE = 0x0001_0000;
+export const STACK_BASE = 0x0010_0000;
+/** Nothing below this: a NULL pointer plus any 16-bit offset lands here. */
+const NULL_END = 0x0001_0000;
 export const STACK_SIZE = 512;
 export const STACK_SPACING = 0x1000;
 export const MAX_FRAMES = 8;
@@ -147,7 +149,7 @@ export class Memory {
       const d = a < r.base ? r.base - a : a >= r.end ? a - r.end + 1 : 0;
       if (d < dist) { dist = d; best = r; }
     }
-    return dist <= 0x10000 ? best : undefined;
+    return dist <= GAP ? best : undefined;
   }
 
   fault(pc: number, reason: string, address: bigint, size: number, write: boolean, region: string | undefined): never {
@@ -170,6 +172,7 @@ export class Memory {
     const what = `${write ? 'store' : 'load'} of ${size} byte${size > 1 ? 's' : ''} at 0x${BigInt.asUintN(64, full).toString(16)}`;
     if (hi !== 0 || full < 0n || full > 0xffffffffn) this.fault(pc, `${what}: not an address the program may use (NULL or a scalar?)`, full, size, write, undefined);
     const a = Number(full);
+    if (a < NULL_END) this.fault(pc, `${what}: a NULL pointer${a ? ` + ${a}` : ''} (check a pointer for 0 before using it)`, full, size, write, undefined);
     const r = this.find(a, size);
     if (!r) {
       const near = this.nearest(a);
@@ -250,8 +253,14 @@ export class Memory {
     if (len === 0) return EMPTY;
     const lo = Number(BigInt.asIntN(32, a & 0xffffffffn)), hi = Number(BigInt.asIntN(32, a >> 32n));
     const r = this.at(lo, hi, 0, len, write, pc);
-    if (this.tracer) this.tracer({ address: r.base + this.o, size: len, write, value: 0n, region: r.name });
-    return r.bytes.subarray(this.o, this.o + len);
+    const b = r.bytes.subarray(this.o, this.o + len);
+    if (this.tracer) {
+      // a helper's read is traced with its value (little-endian) when it fits 8 bytes
+      let v = 0n;
+      for (let i = Math.min(len, 8) - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
+      this.tracer({ address: r.base + this.o, size: len, write, value: write ? 0n : v, region: r.name });
+    }
+    return b;
   }
 
   /** Clear a stack frame (a new call starts with a zeroed stack: runs are reproducible). */
