@@ -7,7 +7,7 @@
 import { rmdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { dispatch, main, parse, int, json, table, UsageError } from '../src/cli/common.ts';
+import { dispatch, main, parse, int, json, table, UsageError } from '../src/command.ts';
 import { disassemble } from '../src/asm/index.ts';
 import { MES_PORT } from './mes_pkt/probe.ts';
 import { attach, detach, loadedPrograms, probe, pinDirOf, pinnedMode, reset, show, MODES, type Mode, type Where } from './mes_pkt/control.ts';
@@ -228,6 +228,9 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
 
 
 
+/** The whole command line, for the `tsbpf-mes-pkt` bin and `tsbpf mes-pkt`. */
+export const run = (argv: string[]): Promise<number | void> | number | void => dispatch(argv, USAGE, commands);
+
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  await main((argv) => dispatch(argv, USAGE, commands));
+  await main(run);
 }

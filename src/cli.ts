@@ -2,7 +2,7 @@
  * tsbpf's command line: `npx tsx src/cli.ts <group> …`. Each group lives in src/cli/<group>.ts
  * and exports `run(argv)`; this file only dispatches, so groups load only what they use.
  */
-import { dispatch, main } from './cli/common.ts';
+import { dispatch, main } from './command.ts';
 
 const groups: Record<string, { about: string; load: () => Promise<{ run: (argv: string[]) => Promise<number | void> | number | void }> }> = {
   asm: { about: 'assemble text to raw instruction bytes', load: () => import('./cli/asm.ts') },

@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { UsageError } from '../../src/cli/common.ts';
+import { UsageError } from '../../src/command.ts';
 import { testbedNames } from './testbed.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));

@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { assemble, type Dialect } from '../asm/assembler.ts';
 import { encode, toHex } from '../asm/instruction.ts';
-import { parse, UsageError } from './common.ts';
+import { parse, UsageError } from '../command.ts';
 
 const usage = `usage: tsbpf asm [FILE|-] [-o OUT.bin] [--hex] [--dialect llvm|ubpf|auto]
 

@@ -6,7 +6,7 @@
 import { ConformanceRunner, totals, type VectorResult } from '../conformance/runner.ts';
 import { PLUGIN_USAGE, PluginUsageError, parsePluginArgs, runPlugin } from '../conformance/plugin.ts';
 import { findVectorFiles, readVector, VectorError, type Vector } from '../conformance/vector.ts';
-import { json, parse, table, UsageError } from './common.ts';
+import { json, parse, table, UsageError } from '../command.ts';
 
 const usage = `usage: tsbpf conformance DIR|FILE... [--json] [--log]
        tsbpf conformance plugin [--program HEX] [MEMHEX] [--debug]

@@ -6,7 +6,7 @@ import { disassemble } from '../asm/disasm.ts';
 import { decode, fromHex } from '../asm/instruction.ts';
 import { disassembleUbpf } from '../asm/listing-ubpf.ts';
 import { readInput } from './asm.ts';
-import { parse, UsageError } from './common.ts';
+import { parse, UsageError } from '../command.ts';
 
 const usage = `usage: tsbpf disasm [FILE|-] [--hex] [--bytes] [--llvm] [--alu32] [--no-index] [--no-labels]
 

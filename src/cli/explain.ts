@@ -5,7 +5,7 @@
  * marked (>>), with the kernel's message and, when it is a known lesson, why.
  */
 import { EntryError, explainProgram, pickEntry, programsIn, renderExplain } from '../verifier/index.ts';
-import { int, json, parse, UsageError } from './common.ts';
+import { int, json, parse, UsageError } from '../command.ts';
 
 const usage = `usage: tsbpf explain <program module> [--entry NAME] [--json]
 

@@ -14,7 +14,7 @@ import {
   BPF_ANY, BPF_EXIST, BPF_F_RDONLY, BPF_NOEXIST, BpfError, BpfMap, bytes as bytesCodec, defaultSys, fdInfo, fdKind, listMaps,
   mapFdById, mapInfo, openPinnedFd, specFromInfo, type MapInfo,
 } from '../syscall/index.ts';
-import { int, json, parse, splitCommand, table, UsageError } from './common.ts';
+import { int, json, parse, splitCommand, table, UsageError } from '../command.ts';
 
 const usage = `usage: tsbpf map <command> [options]
 

@@ -13,7 +13,7 @@ import {
   type Program, type ProgInfo,
 } from '../syscall/index.ts';
 import { formatInstruction } from '../asm/disasm.ts';
-import { int, json, parse, splitCommand, table, UsageError } from './common.ts';
+import { int, json, parse, splitCommand, table, UsageError } from '../command.ts';
 
 const usage = `usage: tsbpf prog <command> [options]
 

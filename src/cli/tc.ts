@@ -16,7 +16,7 @@ import {
   type RouteSocket,
 } from '../netlink/index.ts';
 import { openPinnedProgram, openProgramById } from '../syscall/program.ts';
-import { dispatch, int, json, parse, table, UsageError } from './common.ts';
+import { dispatch, int, json, parse, table, UsageError } from '../command.ts';
 
 const common = `options:
   --netns NAME   work inside network namespace NAME (/var/run/netns/NAME)

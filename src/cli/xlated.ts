@@ -5,7 +5,7 @@
  * compareXlated(spec) in src/verifier.
  */
 import { compareXlated, EntryError, pickEntry, programsIn, renderSideBySide } from '../verifier/index.ts';
-import { json, parse, UsageError } from './common.ts';
+import { json, parse, UsageError } from '../command.ts';
 
 const usage = `usage: tsbpf xlated <program module> [--entry NAME] [--json]
 

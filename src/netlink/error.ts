@@ -2,7 +2,7 @@
  * NetlinkError: the one error type of src/netlink. It keeps what the kernel said (errno and
  * the extended-ack text) and what we were doing, and its message says what to do next.
  */
-import { errnoName } from '../ffi.ts';
+import { errnoName } from '../errno.ts';
 
 export interface NetlinkErrorInit {
   /** what we were doing, e.g. "add clsact qdisc on veth0" */

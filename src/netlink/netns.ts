@@ -8,6 +8,7 @@
  * socket stays bound to the namespace it was created in, whichever namespace the thread is in
  * later, so awaiting between requests is safe.
  */
+import { Errno } from '../errno.ts';
 import { closeSync, openSync } from 'node:fs';
 import { CLONE_NEWNET, setns } from '../ffi.ts';
 import { NetlinkError } from './error.ts';
@@ -26,7 +27,7 @@ function openNs(path: string, op: string, what: string): number {
     return openSync(path, 'r');
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const errno = typeof err.errno === 'number' ? Math.abs(err.errno) : 2;
+    const errno = typeof err.errno === 'number' ? Math.abs(err.errno) : Errno.ENOENT;
     throw new NetlinkError({
       op, errno,
       message: err.code === 'ENOENT' ? `no network namespace ${what}` : `cannot open network namespace ${what}: ${err.message}`,
@@ -48,7 +49,7 @@ export function withNetns<R>(name: string, fn: () => R): R {
     // /proc/thread-self, not /proc/self: the namespace of this thread, which is the one setns moves.
     saved = openNs('/proc/thread-self/ns/net', op, 'of this thread');
     const r = setns(target, CLONE_NEWNET);
-    if (r < 0) throw new NetlinkError({ op, errno: -r, hint: -r === 1 ? 'entering a namespace needs CAP_SYS_ADMIN (run as root)' : undefined });
+    if (r < 0) throw new NetlinkError({ op, errno: -r, hint: -r === Errno.EPERM ? 'entering a namespace needs CAP_SYS_ADMIN (run as root)' : undefined });
     let result: R;
     try {
       result = fn();

@@ -11,6 +11,7 @@
  * Everything is synchronous: a request is a send and a few blocking recvs bounded by
  * SO_RCVTIMEO, which keeps namespace switching simple and costs microseconds.
  */
+import { Errno } from '../errno.ts';
 import * as ffi from '../ffi.ts';
 import {
   AF_NETLINK, MSG_TRUNC, NETLINK_CAP_ACK, NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK, NETLINK_ROUTE,
@@ -99,7 +100,7 @@ export function openTransport(opts: TransportOptions = {}): Transport {
       // MSG_TRUNC makes recv return the datagram's real length, so a short buffer is detected.
       const n = ffi.recv(fd, buf, MSG_TRUNC);
       if (n < 0) {
-        const timedOut = -n === 11;
+        const timedOut = -n === Errno.EAGAIN;
         throw new NetlinkError({
           op: 'receive netlink reply', errno: -n,
           message: timedOut ? `no reply from the kernel within ${timeoutMs} ms` : undefined,
@@ -187,7 +188,7 @@ export function routeSocket(opts: RouteSocketOptions = {}): RouteSocket {
         try {
           return converse(op, { ...req, flags: req.flags | NLM_F_REQUEST | NLM_F_DUMP }, true);
         } catch (e) {
-          if (attempt < 2 && e instanceof NetlinkError && e.errno === 4) continue;
+          if (attempt < 2 && e instanceof NetlinkError && e.errno === Errno.EINTR) continue;
           throw e;
         }
       }

@@ -5,8 +5,8 @@
  */
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import * as ffi from '../ffi.ts';
-import { errnoName } from '../ffi.ts';
+import { defaultSys, type Sys } from './sys.ts';
+import { errnoName } from '../errno.ts';
 
 export const BPFFS_DEFAULT = '/sys/fs/bpf';
 
@@ -45,6 +45,8 @@ export interface EnsureBpffsOptions {
   /** For tests: the mounts text and the mount call. */
   readonly mountsText?: string;
   readonly mountFn?: (source: string, target: string, fstype: string, flags: number, data: string | null) => number;
+  /** The system-call seam; mount(2) goes through sys.mount. */
+  readonly sys?: Sys;
 }
 
 /**
@@ -60,7 +62,7 @@ export function ensureBpffs(opts: EnsureBpffsOptions = {}): string {
     throw new Error(`bpffs is not mounted at ${target}${mounts.length ? ` (it is at ${mounts.join(', ')})` : ''}: mount it with 'mount -t bpf bpf ${target}'`);
   }
   if (!opts.mountFn) mkdirSync(target, { recursive: true });
-  const r = (opts.mountFn ?? ffi.mount)('bpf', target, 'bpf', 0, 'mode=0700');
+  const r = (opts.mountFn ?? (opts.sys ?? defaultSys).mount ?? noMount)('bpf', target, 'bpf', 0, 'mode=0700');
   if (r < 0) {
     const code = errnoName(-r);
     const hint = code === 'EPERM' ? ': mounting needs root (CAP_SYS_ADMIN)' : '';
@@ -68,6 +70,8 @@ export function ensureBpffs(opts: EnsureBpffsOptions = {}): string {
   }
   return target;
 }
+
+const noMount = (): number => -38; // ENOSYS: a Sys without mount
 
 /** tc's directory for maps shared by name, created (0700, like tc) if missing. */
 export function tcGlobals(bpffs = ensureBpffs()): string {

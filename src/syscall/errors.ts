@@ -2,7 +2,7 @@
  * The errors of the syscall layer. Each names the bpf command and errno, and says what to do
  * next for the common cases; VerifierError carries the verifier's log.
  */
-import { errnoName } from '../ffi.ts';
+import { Errno as E, errnoName } from '../errno.ts';
 import { cmdName } from './constants.ts';
 
 export interface BpfErrorContext {
@@ -14,10 +14,6 @@ export interface BpfErrorContext {
   readonly hint?: string;
 }
 
-const E = {
-  EPERM: 1, ENOENT: 2, E2BIG: 7, EBADF: 9, ENOMEM: 12, EACCES: 13, EFAULT: 14, EBUSY: 16, EEXIST: 17,
-  ENOTDIR: 20, EINVAL: 22, ENOSPC: 28, ENOTSUPP: 524, EOPNOTSUPP: 95,
-} as const;
 
 /** The hint for an errno from a command: the common causes, in words a user can act on. */
 export function hintFor(cmd: number, errno: number, ctx: BpfErrorContext = {}): string | undefined {

@@ -6,7 +6,7 @@
  * A MapSpec is plain data that also satisfies the asm MapRef interface (it has `name`), so a DSL
  * program can reference a map before it exists; loadProgram() resolves it to a live map.
  */
-import * as ffi from '../ffi.ts';
+import { errnoName } from '../errno.ts';
 import type { MapRef } from '../asm/instruction.ts';
 import { MAP_ELEM, alloc, attr, dv } from './attr.ts';
 import {
@@ -278,14 +278,14 @@ export class BpfMap<K = Scalar, V = Scalar> implements MapRef, Disposable {
     }
     const stride = round8(this.spec.valueSize);
     const len = Math.max(stride * this.spec.maxEntries, 1);
-    const prot = this.readonly || opts.readonly ? ffi.PROT_READ : ffi.PROT_READ | ffi.PROT_WRITE;
-    const addr = ffi.mmap(len, prot, ffi.MAP_SHARED, this.fd, 0);
-    if (typeof addr === 'number') {
-      throw new Error(`mmap of map '${this.name}' failed: ${ffi.errnoName(-addr)}` +
+    if (!this.sys.mmap) throw new Error(`mmap of map '${this.name}': this Sys has no mmap (a test fake?)`);
+    const mapped = this.sys.mmap(this.fd, len, !(this.readonly || opts.readonly));
+    if (typeof mapped === 'number') {
+      throw new Error(`mmap of map '${this.name}' failed: ${errnoName(-mapped)}` +
         (this.readonly ? ' (an fd opened with BPF_F_RDONLY cannot be mmap()ed: open the map without readonly and call mmap({ readonly: true }))'
           : ' (a frozen map can only be mapped read-only: mmap({ readonly: true }))'));
     }
-    const bytes = new Uint8Array(ffi.view(addr, len));
+    const bytes = mapped.bytes;
     const view = new DataView(bytes.buffer);
     const value = this.value, max = this.spec.maxEntries, name = this.name;
     let open = true;
@@ -301,7 +301,7 @@ export class BpfMap<K = Scalar, V = Scalar> implements MapRef, Disposable {
       close() {
         if (!open) return;
         open = false;
-        ffi.munmap(addr, len);
+        mapped.unmap();
         self.views.delete(mv);
       },
       [Symbol.dispose]() { mv.close(); },

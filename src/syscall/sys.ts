@@ -16,6 +16,23 @@ export interface Sys {
   close(fd: number): number;
   /** What an fd is (optional: fakes may leave it out, and then no kind check is made). */
   fdKind?(fd: number): FdKind;
+  /** mmap(NULL, len, prot, MAP_SHARED, fd, 0) as memory: the mapping, or -errno. */
+  mmap?(fd: number, len: number, writable: boolean): MappedMemory | number;
+  /** mount(2): 0 or -errno. */
+  mount?(source: string, target: string, fstype: string, flags: number, data: string | null): number;
+}
+
+/** A shared mapping of a bpf map: its bytes, and how to give them back. */
+export interface MappedMemory {
+  readonly bytes: Uint8Array;
+  unmap(): void;
+}
+
+function mmapShared(fd: number, len: number, writable: boolean): MappedMemory | number {
+  const prot = writable ? ffi.PROT_READ | ffi.PROT_WRITE : ffi.PROT_READ;
+  const addr = ffi.mmap(len, prot, ffi.MAP_SHARED, fd, 0);
+  if (typeof addr === 'number') return addr;
+  return { bytes: new Uint8Array(ffi.view(addr, len)), unmap: () => { ffi.munmap(addr, len); } };
 }
 
 /** Read /proc/self/fd/N: anon_inode:bpf-prog, anon_inode:bpf-map, anon_inode:bpf_link. */
@@ -33,6 +50,8 @@ export const defaultSys: Sys = {
   addressOf: ffi.addressOf,
   close: ffi.close,
   fdKind,
+  mmap: mmapShared,
+  mount: ffi.mount,
 };
 
 const KIND_WORD: Readonly<Record<FdKind, string>> = { prog: 'a program', map: 'a map', link: 'a link', other: 'not a bpf object' };

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { errnoName, errnoValue } from '../../src/ffi.ts';
+import { errnoName, errnoValue } from '../../src/errno.ts';
 
 test('errno names come from the platform table, negative or positive', () => {
   assert.is(errnoName(1), 'EPERM');

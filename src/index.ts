@@ -1,0 +1,15 @@
+/**
+ * tsbpf: the whole library. Each part is also its own entry point, and `tsbpf/asm` (pure) loads
+ * no native code: import from a subpath to take only what you use.
+ *
+ *   tsbpf/asm       the instruction set, DSL, assembler and disassembler (pure)
+ *   tsbpf/syscall   bpf(2): maps, programs, pins, object info
+ *   tsbpf/netlink   rtnetlink: clsact qdiscs, cls_bpf filters, links, namespaces
+ *   tsbpf/verifier  the verifier's log, explain, xlated, lessons
+ *   tsbpf/errno     errno names (pure)
+ */
+export * from './asm/index.ts';
+export * from './syscall/index.ts';
+export * from './netlink/index.ts';
+export * from './verifier/index.ts';
+export * from './errno.ts';
