@@ -13,6 +13,7 @@ const groups: Record<string, { about: string; load: () => Promise<{ run: (argv: 
   explain: { about: 'load a DSL program with the verifier log and annotate every instruction', load: () => import('./cli/explain.ts') },
   xlated: { about: 'a program beside what the kernel runs after verification', load: () => import('./cli/xlated.ts') },
   tc: { about: 'list, attach and detach tc (clsact) BPF filters', load: () => import('./cli/tc.ts') },
+  run: { about: 'run a program in the eBPF VM: no root, no kernel; --trace shows every step', load: () => import('./cli/run.ts') },
 };
 
 const usage = `usage: tsbpf <command> [args] [--help]
