@@ -74,8 +74,9 @@ export function skbCheck(type: ProgramType | 'raw'): (off: number, size: number,
 }
 
 /** Fill a __sk_buff for a frame placed at PACKET_BASE. */
-export function buildSkb(frame: Uint8Array, f: SkbFields = {}): Uint8Array {
-  const b = new Uint8Array(SKB_SIZE), dv = new DataView(b.buffer);
+export function buildSkb(frame: Uint8Array, f: SkbFields = {}, into?: { bytes: Uint8Array; dv: DataView }): Uint8Array {
+  const b = into?.bytes ?? new Uint8Array(SKB_SIZE), dv = into?.dv ?? new DataView(b.buffer);
+  b.fill(0);
   const u32 = (off: number, v: number | undefined) => { if (v !== undefined) dv.setUint32(off, v >>> 0, true); };
   // skb->protocol is __be16: the frame's EtherType as it lies in the frame, read little-endian
   const proto = frame.length >= 14 ? frame[12]! | (frame[13]! << 8) : 0;
@@ -121,8 +122,8 @@ export interface XdpFields {
   egress_ifindex?: number;
 }
 
-export function buildXdp(frame: Uint8Array, f: XdpFields = {}): Uint8Array {
-  const b = new Uint8Array(XDP_MD_SIZE), dv = new DataView(b.buffer);
+export function buildXdp(frame: Uint8Array, f: XdpFields = {}, into?: { bytes: Uint8Array; dv: DataView }): Uint8Array {
+  const b = into?.bytes ?? new Uint8Array(XDP_MD_SIZE), dv = into?.dv ?? new DataView(b.buffer);
   dv.setUint32(xdpMd.data, PACKET_BASE, true);
   dv.setUint32(xdpMd.data_end, PACKET_BASE + frame.length, true);
   dv.setUint32(xdpMd.data_meta, PACKET_BASE, true);

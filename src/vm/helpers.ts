@@ -36,10 +36,18 @@ export type Helper = (pc: number) => void;
 /** The table the compiled code calls: H[id](pc), and H.callx(id, pc) for a call through a register. */
 export type HelperTable = Helper[] & { callx(id: number, pc: number): void };
 
-/** r(n) as an unsigned bigint. */
+/** r(n) as an unsigned bigint (for messages and 64-bit arguments). */
 const arg = (R: Int32Array, n: number): bigint => pairToBig(R[2 * n]!, R[2 * n + 1]!);
+/** The low 32 bits of r(n), unsigned: sizes, flags, indexes. */
+const u32 = (R: Int32Array, n: number): number => R[2 * n]! >>> 0;
+/** r0 = v: a small signed number (an address, -errno, a u32), or a bigint. */
 const ret = (R: Int32Array, v: bigint | number): void => {
-  const [lo, hi] = bigToPair(BigInt(v));
+  if (typeof v === 'number') {
+    R[0] = v | 0;
+    R[1] = v < 0 ? -1 : 0;
+    return;
+  }
+  const [lo, hi] = bigToPair(v);
   R[0] = lo;
   R[1] = hi;
 };
@@ -89,32 +97,33 @@ export function makeHelpers(env: HelperEnv): HelperTable {
   const def = (name: string, f: Helper): void => { H[helperId(name)!] = f; };
   def('map_lookup_elem', (pc) => {
     const m = mapArg(env, 1, pc, 'bpf_map_lookup_elem');
-    ret(R, m.lookupAddr(mem.view(arg(R, 2), m.keySize, false, pc), env.cpu));
+    ret(R, m.lookupAddr(mem.view(R[4]!, R[5]!, m.keySize, false, pc), env.cpu));
   });
   def('map_update_elem', (pc) => {
     const m = mapArg(env, 1, pc, 'bpf_map_update_elem');
-    const key = mem.view(arg(R, 2), m.keySize, false, pc).slice();
-    const value = mem.view(arg(R, 3), m.valueSize, false, pc).slice();
-    ret(R, m.updateRaw(key, value, Number(arg(R, 4) & 0xffffffffn), env.cpu));
+    const key = mem.view(R[4]!, R[5]!, m.keySize, false, pc);
+    const value = mem.view(R[6]!, R[7]!, m.valueSize, false, pc);
+    ret(R, m.updateRaw(key, value, u32(R, 4), env.cpu));
   });
   def('map_delete_elem', (pc) => {
     const m = mapArg(env, 1, pc, 'bpf_map_delete_elem');
-    ret(R, m.deleteRaw(mem.view(arg(R, 2), m.keySize, false, pc).slice()));
+    ret(R, m.deleteRaw(mem.view(R[4]!, R[5]!, m.keySize, false, pc)));
   });
   def('ktime_get_ns', () => ret(R, env.now(false)));
   def('ktime_get_boot_ns', () => ret(R, env.now(true)));
   def('ktime_get_coarse_ns', () => ret(R, env.now(false)));
-  def('get_prandom_u32', () => ret(R, env.random() >>> 0));
+  def('get_prandom_u32', () => ret(R, BigInt(env.random() >>> 0)));
   def('get_smp_processor_id', () => ret(R, env.cpu));
   def('trace_printk', (pc) => {
-    const size = Number(arg(R, 2) & 0xffffffffn);
-    const fmt = cstring(mem.view(arg(R, 1), size, false, pc));
+    const size = u32(R, 2);
+    const fmt = cstring(mem.view(R[2]!, R[3]!, size, false, pc));
     const line = formatPrintk(fmt, [arg(R, 3), arg(R, 4), arg(R, 5)], (a) => {
       for (let n = 1; n <= 256; n *= 2) {
         try {
-          const b = mem.view(a, n, false, pc);
+          const [lo, hi] = bigToPair(a);
+          const b = mem.view(lo, hi, n, false, pc);
           if (b.includes(0)) return cstring(b);
-        } catch { return cstring(mem.view(a, 1, false, pc)); }
+        } catch { const [lo, hi] = bigToPair(a); return cstring(mem.view(lo, hi, 1, false, pc)); }
       }
       return '(string too long)';
     });
@@ -123,8 +132,8 @@ export function makeHelpers(env: HelperEnv): HelperTable {
   });
   def('skb_load_bytes', (pc) => {
     const pkt = env.packet();
-    const off = Number(BigInt.asIntN(32, arg(R, 2) & 0xffffffffn)), len = Number(arg(R, 4) & 0xffffffffn);
-    const to = mem.view(arg(R, 3), len, true, pc);
+    const off = R[4]!, len = u32(R, 4);
+    const to = mem.view(R[6]!, R[7]!, len, true, pc);
     if (!pkt || off < 0 || off + len > pkt.length || len === 0) { to.fill(0); ret(R, -EFAULT); return; }
     to.set(pkt.subarray(off, off + len));
     ret(R, 0);
@@ -132,7 +141,7 @@ export function makeHelpers(env: HelperEnv): HelperTable {
   def('tail_call', (pc) => {
     const m = mapArg(env, 2, pc, 'bpf_tail_call');
     if (m.type !== 'prog_array') throw new VmFault(`bpf_tail_call: map '${m.name}' is a ${m.type}, not a prog_array`, { kind: 'tail-call', index: pc, source: env.sources[pc] });
-    const idx = Number(arg(R, 3) & 0xffffffffn);
+    const idx = u32(R, 3);
     const target = idx < m.maxEntries ? m.program(idx) : undefined;
     // on success the caller never sees r0; on failure the program goes on with r0 = -ENOENT-ish
     ret(R, target && env.tailCall(target) ? 0 : -2);
@@ -140,11 +149,11 @@ export function makeHelpers(env: HelperEnv): HelperTable {
   def('ringbuf_output', (pc) => {
     const m = mapArg(env, 1, pc, 'bpf_ringbuf_output');
     if (m.type !== 'ringbuf') { ret(R, -EINVAL); return; }
-    ret(R, m.ringOutput(mem.view(arg(R, 2), Number(arg(R, 3) & 0xffffffffn), false, pc)));
+    ret(R, m.ringOutput(mem.view(R[4]!, R[5]!, u32(R, 3), false, pc)));
   });
   def('ringbuf_reserve', (pc) => {
     const m = mapArg(env, 1, pc, 'bpf_ringbuf_reserve');
-    const size = Number(arg(R, 2) & 0xffffffffn);
+    const size = u32(R, 2);
     ret(R, m.type === 'ringbuf' && size <= m.maxEntries ? m.ringReserve(size) : 0);
   });
   const commit = (keep: boolean, name: string): Helper => (pc) => {

@@ -267,10 +267,19 @@ export class VmMap<K = Scalar, V = Scalar> implements Disposable {
     return this.value.decode(new DataView(b.buffer, b.byteOffset, b.byteLength), 0);
   }
 
-  private encode(v: V): Uint8Array {
-    const b = new Uint8Array(Math.max(this.spec.valueSize, 1));
-    this.value.encode(v, new DataView(b.buffer), 0);
-    return b;
+  private vbuf: { bytes: Uint8Array; dv: DataView } | undefined;
+
+  /** Encode a value; `fresh` for one that must outlive the next encode (per-CPU lists). */
+  private encode(v: V, fresh = false): Uint8Array {
+    if (fresh || !this.vbuf) {
+      const bytes = new Uint8Array(Math.max(this.spec.valueSize, 1));
+      const b = { bytes, dv: new DataView(bytes.buffer) };
+      if (!fresh) this.vbuf = b;
+      this.value.encode(v, b.dv, 0);
+      return bytes;
+    }
+    this.value.encode(v, this.vbuf.dv, 0);
+    return this.vbuf.bytes;
   }
 
   private perCpuGuard(op: string): void {
@@ -303,7 +312,7 @@ export class VmMap<K = Scalar, V = Scalar> implements Disposable {
     for (let c = 0; c < this.ncpus; c++) {
       const v = Array.isArray(values) ? (values as readonly V[])[c] : (values as V);
       if (v === undefined) throw new VmMapError(this.name, EINVAL, `${this.ncpus} CPUs need ${this.ncpus} values`);
-      per.push(this.encode(v));
+      per.push(this.encode(v, true));
     }
     this.check(this.updateRaw(this.encodeKey(key), per, flags), 'update');
   }

@@ -73,6 +73,20 @@ export function makeRegion(name: string, kind: RegionKind, base: number, bytes: 
   return r;
 }
 
+/**
+ * Copy a run's input into a fixed region (packet, mem, ctx), reusing its buffer: allocating
+ * ArrayBuffers per run would cost more than running a short program. The region's bytes stay
+ * valid until the next run.
+ */
+export function loadInto(r: Region, src: Uint8Array | undefined): void {
+  const n = src?.length ?? 0;
+  if (r.bytes.length !== n || r.bytes.buffer.byteLength < n) {
+    const store = r.bytes.buffer.byteLength >= n ? new Uint8Array(r.bytes.buffer, 0, n) : new Uint8Array(Math.max(n, 2 * r.bytes.buffer.byteLength, 256)).subarray(0, n);
+    rebind(r, store);
+  }
+  if (src) r.bytes.set(src);
+}
+
 /** Point a fixed region (ctx, packet, mem) at new bytes for the next run. */
 export function rebind(r: Region, bytes: Uint8Array): void {
   r.bytes = bytes;
@@ -247,11 +261,9 @@ export class Memory {
     if (this.tracer) this.trace(r, 8, true, (BigInt(vh >>> 0) << 32n) | BigInt(vl >>> 0));
   }
 
-  /** Bytes [addr, addr + len) for a helper, checked like a program access. */
-  view(addr: bigint | number, len: number, write: boolean, pc: number): Uint8Array {
-    const a = BigInt(addr);
+  /** Bytes [(hi:lo), + len) for a helper, checked like a program access. */
+  view(lo: number, hi: number, len: number, write: boolean, pc: number): Uint8Array {
     if (len === 0) return EMPTY;
-    const lo = Number(BigInt.asIntN(32, a & 0xffffffffn)), hi = Number(BigInt.asIntN(32, a >> 32n));
     const r = this.at(lo, hi, 0, len, write, pc);
     const b = r.bytes.subarray(this.o, this.o + len);
     if (this.tracer) {

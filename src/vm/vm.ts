@@ -16,12 +16,12 @@ import { Pseudo } from '../asm/opcode.ts';
 import type { ProgramSpec, ProgramType } from '../asm/program.ts';
 import { A, pairToBig } from './arith.ts';
 import { generate } from './compile.ts';
-import { buildSkb, buildXdp, contextKind, readSkb, skbCheck, xdpCheck, type ContextKind, type SkbFields, type XdpFields } from './context.ts';
+import { buildSkb, buildXdp, contextKind, readSkb, skbCheck, xdpCheck, SKB_SIZE, XDP_MD_SIZE, type ContextKind, type SkbFields, type XdpFields } from './context.ts';
 import { VmError, VmFault } from './errors.ts';
 import { makeHelpers, unknownHelper, type HelperTable } from './helpers.ts';
 import { VmMap, type VmMapSpec } from './maps.ts';
 import type { Codec } from './codec.ts';
-import { atomicRmw, CTX_BASE, MAX_FRAMES, MEM_BASE, Memory, PACKET_BASE, makeRegion, rebind, type Access, type Region } from './memory.ts';
+import { atomicRmw, CTX_BASE, MAX_FRAMES, MEM_BASE, Memory, PACKET_BASE, loadInto, makeRegion, type Access, type Region } from './memory.ts';
 
 /** The kernel's MAX_TAIL_CALL_CNT. */
 export const MAX_TAIL_CALLS = 33;
@@ -95,9 +95,9 @@ export interface RunResult {
   /** Instructions executed (tail calls included). */
   readonly insns: number;
   readonly tailCalls: number;
-  /** The packet after the run (a copy of data, as the program left it). */
+  /** The packet as the program left it: the VM's buffer, valid until its next run (copy it to keep it). */
   readonly data: Uint8Array;
-  /** Raw memory after the run (raw programs). */
+  /** Raw memory after the run (raw programs); valid until the VM's next run. */
   readonly mem: Uint8Array;
   /** The writable __sk_buff fields after the run (skb programs). */
   readonly skb: ReturnType<typeof readSkb> | undefined;
@@ -146,7 +146,7 @@ export class Vm {
   private nextFd = 3;
   private readonly random: () => number;
   readonly helpers: HelperTable;
-  private readonly state: State;
+  readonly state: State;
   private readonly faults: Record<string, (...a: number[]) => never>;
   private tracer: ((k: number) => void) | undefined;
   private tailCount = 0;
@@ -155,6 +155,7 @@ export class Vm {
   private readonly packetRegion: Region;
   private readonly memRegion: Region;
   private runPrintk: string[] = [];
+  private readonly skbChecks = new Map<string, (off: number, size: number, write: boolean) => string | null>();
 
   constructor(opts: VmOptions = {}) {
     const c = opts.clock;
@@ -307,6 +308,12 @@ export class Vm {
     return BigInt(m.lookupAddr(key, this.cpu) + off);
   }
 
+  private skbCheck(type: ProgramType | 'raw'): (off: number, size: number, write: boolean) => string | null {
+    let c = this.skbChecks.get(type);
+    if (!c) this.skbChecks.set(type, (c = skbCheck(type)));
+    return c;
+  }
+
   /** @internal compile with this VM's runtime objects. */
   instantiate(source: string): RunFn {
     const make = new Function('R', 'M', 'A', 'H', 'S', 'F', 'T', 'M_atomic', source) as (...a: unknown[]) => RunFn;
@@ -318,25 +325,29 @@ export class Vm {
   execute(prog: VmProgram, input: RunInput): RunResult {
     const { mem, R, state } = this;
     this.kind = contextKind(prog.type);
-    const data = (input.data ?? new Uint8Array(0)).slice();
-    const memBytes = (input.mem ?? new Uint8Array(0)).slice();
-    rebind(this.packetRegion, this.kind === 'mem' ? new Uint8Array(0) : data);
-    rebind(this.memRegion, this.kind === 'mem' ? memBytes : new Uint8Array(0));
+    const isMem = this.kind === 'mem';
+    loadInto(this.packetRegion, isMem ? undefined : input.data);
+    loadInto(this.memRegion, isMem ? input.mem : undefined);
+    const data = this.packetRegion.bytes;
     this.packetRegion.writable = prog.type === 'sched_cls' || prog.type === 'sched_act' || prog.type === 'xdp' || prog.type === 'lwt_xmit';
     this.packetRegion.plain = this.packetRegion.writable;
     let r1 = 0, r2 = 0;
+    const ctx = this.ctxRegion;
     if (this.kind === 'skb') {
-      rebind(this.ctxRegion, buildSkb(data, input.ctx));
-      this.ctxRegion.check = skbCheck(prog.type);
+      if (ctx.bytes.length !== SKB_SIZE) loadInto(ctx, new Uint8Array(SKB_SIZE));
+      buildSkb(data, input.ctx, ctx);
+      ctx.check = this.skbCheck(prog.type);
       r1 = CTX_BASE;
     } else if (this.kind === 'xdp') {
-      rebind(this.ctxRegion, buildXdp(data, input.ctx));
-      this.ctxRegion.check = xdpCheck;
+      if (ctx.bytes.length !== XDP_MD_SIZE) loadInto(ctx, new Uint8Array(XDP_MD_SIZE));
+      buildXdp(data, input.ctx, ctx);
+      ctx.check = xdpCheck;
       r1 = CTX_BASE;
     } else {
-      rebind(this.ctxRegion, new Uint8Array(0));
-      r1 = memBytes.length ? MEM_BASE : 0;
-      r2 = memBytes.length;
+      loadInto(ctx, undefined);
+      const n = this.memRegion.bytes.length;
+      r1 = n ? MEM_BASE : 0;
+      r2 = n;
     }
     this.ctxRegion.plain = false;
     state.lim = input.maxInsns ?? this.maxInsns;
