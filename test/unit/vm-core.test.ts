@@ -10,6 +10,9 @@ import { r0, r1, r2, r3, r6, r10 } from '../../src/asm/register.ts';
 import { Class, AluOp, JmpOp, Source, CallKind } from '../../src/asm/opcode.ts';
 import type { Instruction } from '../../src/asm/instruction.ts';
 import { Vm, VmError, VmFault } from '../../src/vm/index.ts';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const raw = (b: (b: Builder) => void): ProgramSpec => program({ name: 't', type: 'socket_filter' }, b);
 const run = (b: (b: Builder) => void, vm = new Vm()): bigint => vm.load(raw(b), { type: 'raw' }).run().r0;
@@ -386,6 +389,18 @@ test('LD_ABS reads big-endian from the packet; out of range ends the program wit
   const p = vm.load(program({ name: 'abs', type: 'socket_filter' }, (b) => { b.mov(r6, r1); b.ldAbs('u16', 12); b.add(r0, 1); b.exit(); }));
   assert.is(p.run({ data: Uint8Array.from([...new Array(12).fill(0), 0x08, 0x00]) }).r0, 0x801n);
   assert.is(p.run({ data: new Uint8Array(13) }).r0, 0n);
+});
+
+test('src/vm is pure: it imports only src/vm, src/asm and node: builtins (no syscall, netlink, ffi)', () => {
+  const dir = fileURLToPath(new URL('../../src/vm/', import.meta.url));
+  const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
+  assert.ok(files.length >= 8);
+  for (const f of files) {
+    for (const m of readFileSync(path.join(dir, f), 'utf8').matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]/gm)) {
+      const spec = m[1]!;
+      assert.ok(spec.startsWith('./') || spec.startsWith('../asm/') || spec.startsWith('node:'), `src/vm/${f} imports '${spec}'`);
+    }
+  }
 });
 
 test.run();
