@@ -73,46 +73,57 @@ export function skbCheck(type: ProgramType | 'raw'): (off: number, size: number,
   };
 }
 
-/** Fill a __sk_buff for a frame placed at PACKET_BASE. */
+/** Fill a __sk_buff for a frame placed at PACKET_BASE (into a given buffer: no allocation per run). */
 export function buildSkb(frame: Uint8Array, f: SkbFields = {}, into?: { bytes: Uint8Array; dv: DataView }): Uint8Array {
   const b = into?.bytes ?? new Uint8Array(SKB_SIZE), dv = into?.dv ?? new DataView(b.buffer);
   b.fill(0);
-  const u32 = (off: number, v: number | undefined) => { if (v !== undefined) dv.setUint32(off, v >>> 0, true); };
   // skb->protocol is __be16: the frame's EtherType as it lies in the frame, read little-endian
   const proto = frame.length >= 14 ? frame[12]! | (frame[13]! << 8) : 0;
-  u32(skb.len, f.len ?? frame.length);
-  u32(skb.pkt_type, f.pkt_type);
-  u32(skb.mark, f.mark);
-  u32(skb.queue_mapping, f.queue_mapping);
-  u32(skb.protocol, f.protocol ?? proto);
-  u32(skb.vlan_present, f.vlan_present);
-  u32(skb.vlan_tci, f.vlan_tci);
-  u32(skb.vlan_proto, f.vlan_proto);
-  u32(skb.priority, f.priority);
-  u32(skb.ingress_ifindex, f.ingress_ifindex);
-  u32(skb.ifindex, f.ifindex);
-  u32(skb.tc_index, f.tc_index);
-  (f.cb ?? []).slice(0, 5).forEach((v, i) => u32(skb.cb + 4 * i, v));
-  u32(skb.hash, f.hash);
-  u32(skb.tc_classid, f.tc_classid);
-  u32(skb.data, PACKET_BASE);
-  u32(skb.data_end, PACKET_BASE + frame.length);
-  u32(skb.napi_id, f.napi_id);
-  u32(skb.data_meta, PACKET_BASE);
-  if (f.tstamp !== undefined) dv.setBigUint64(skb.tstamp, f.tstamp, true);
-  u32(skb.wire_len, f.wire_len ?? frame.length);
-  u32(skb.gso_segs, f.gso_segs ?? 1);
-  u32(skb.gso_size, f.gso_size);
+  const L = true;
+  dv.setUint32(skb.len, (f.len ?? frame.length) >>> 0, L);
+  dv.setUint32(skb.protocol, (f.protocol ?? proto) >>> 0, L);
+  dv.setUint32(skb.data, PACKET_BASE, L);
+  dv.setUint32(skb.data_end, PACKET_BASE + frame.length, L);
+  dv.setUint32(skb.data_meta, PACKET_BASE, L);
+  dv.setUint32(skb.wire_len, (f.wire_len ?? frame.length) >>> 0, L);
+  dv.setUint32(skb.gso_segs, (f.gso_segs ?? 1) >>> 0, L);
+  if (f.pkt_type !== undefined) dv.setUint32(skb.pkt_type, f.pkt_type >>> 0, L);
+  if (f.mark !== undefined) dv.setUint32(skb.mark, f.mark >>> 0, L);
+  if (f.queue_mapping !== undefined) dv.setUint32(skb.queue_mapping, f.queue_mapping >>> 0, L);
+  if (f.vlan_present !== undefined) dv.setUint32(skb.vlan_present, f.vlan_present >>> 0, L);
+  if (f.vlan_tci !== undefined) dv.setUint32(skb.vlan_tci, f.vlan_tci >>> 0, L);
+  if (f.vlan_proto !== undefined) dv.setUint32(skb.vlan_proto, f.vlan_proto >>> 0, L);
+  if (f.priority !== undefined) dv.setUint32(skb.priority, f.priority >>> 0, L);
+  if (f.ingress_ifindex !== undefined) dv.setUint32(skb.ingress_ifindex, f.ingress_ifindex >>> 0, L);
+  if (f.ifindex !== undefined) dv.setUint32(skb.ifindex, f.ifindex >>> 0, L);
+  if (f.tc_index !== undefined) dv.setUint32(skb.tc_index, f.tc_index >>> 0, L);
+  if (f.cb !== undefined) for (let i = 0; i < 5 && i < f.cb.length; i++) dv.setUint32(skb.cb + 4 * i, f.cb[i]! >>> 0, L);
+  if (f.hash !== undefined) dv.setUint32(skb.hash, f.hash >>> 0, L);
+  if (f.tc_classid !== undefined) dv.setUint32(skb.tc_classid, f.tc_classid >>> 0, L);
+  if (f.napi_id !== undefined) dv.setUint32(skb.napi_id, f.napi_id >>> 0, L);
+  if (f.tstamp !== undefined) dv.setBigUint64(skb.tstamp, f.tstamp, L);
+  if (f.gso_size !== undefined) dv.setUint32(skb.gso_size, f.gso_size >>> 0, L);
   return b;
 }
 
+export interface SkbOut {
+  readonly mark: number;
+  readonly priority: number;
+  readonly tc_index: number;
+  readonly tc_classid: number;
+  readonly queue_mapping: number;
+  readonly tstamp: bigint;
+  readonly cb: readonly number[];
+}
+
 /** What the program left in the writable __sk_buff fields. */
-export function readSkb(b: Uint8Array): Required<Pick<SkbFields, 'mark' | 'priority' | 'tc_index' | 'tc_classid' | 'queue_mapping' | 'tstamp'>> & { cb: number[] } {
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+export function readSkb(b: Uint8Array, view?: DataView): SkbOut {
+  const dv = view ?? new DataView(b.buffer, b.byteOffset, b.byteLength), L = true;
+  const cb = skb.cb;
   return {
-    mark: dv.getUint32(skb.mark, true), priority: dv.getUint32(skb.priority, true), tc_index: dv.getUint32(skb.tc_index, true),
-    tc_classid: dv.getUint32(skb.tc_classid, true), queue_mapping: dv.getUint32(skb.queue_mapping, true),
-    tstamp: dv.getBigUint64(skb.tstamp, true), cb: [0, 1, 2, 3, 4].map((i) => dv.getUint32(skb.cb + 4 * i, true)),
+    mark: dv.getUint32(skb.mark, L), priority: dv.getUint32(skb.priority, L), tc_index: dv.getUint32(skb.tc_index, L),
+    tc_classid: dv.getUint32(skb.tc_classid, L), queue_mapping: dv.getUint32(skb.queue_mapping, L), tstamp: dv.getBigUint64(skb.tstamp, L),
+    cb: [dv.getUint32(cb, L), dv.getUint32(cb + 4, L), dv.getUint32(cb + 8, L), dv.getUint32(cb + 12, L), dv.getUint32(cb + 16, L)],
   };
 }
 

@@ -6,4 +6,4 @@ export * from './codec.ts';
 export * from './context.ts';
 export { VM_HELPERS, formatPrintk } from './helpers.ts';
 export { type Access, type Region, STACK_SIZE, MAX_FRAMES } from './memory.ts';
-export { formatStep } from './trace.ts';
+export { formatStep, type TraceStep, type RegChange } from './trace.ts';

@@ -38,6 +38,12 @@ export class VmMapError extends Error {
 }
 
 const round8 = (n: number): number => (n + 7) & ~7;
+/** dst[at..] = src[0..n): a loop, which beats TypedArray.set for the few bytes of a map value. */
+function copy(dst: Uint8Array, at: number, src: Uint8Array, n: number): void {
+  if (n > 64) { dst.set(src.subarray(0, n), at); return; }
+  for (let i = 0; i < n; i++) dst[at + i] = src[i]!;
+}
+const u32le = (k: Uint8Array): number => (k[0]! | (k[1]! << 8) | (k[2]! << 16) | (k[3]! << 24)) >>> 0;
 const keyString = (k: Uint8Array): string => String.fromCharCode.apply(null, k as unknown as number[]);
 
 interface Elem {
@@ -117,7 +123,7 @@ export class VmMap<K = Scalar, V = Scalar> implements Disposable {
   /** map_lookup_elem: the address of the value (this CPU's for per-CPU maps), or 0. */
   lookupAddr(key: Uint8Array, cpu: number): number {
     if (this.isArray) {
-      const idx = new DataView(key.buffer, key.byteOffset, 4).getUint32(0, true);
+      const idx = u32le(key);
       if (idx >= this.spec.maxEntries) return 0;
       return this.arrays[cpu % this.arrays.length]!.base + idx * this.stride;
     }
@@ -136,9 +142,13 @@ export class VmMap<K = Scalar, V = Scalar> implements Disposable {
     if (flags > BPF_EXIST) return -EINVAL;
     const per = (c: number): Uint8Array | undefined => (Array.isArray(value) ? value[c] : cpu === undefined || c === cpu % this.ncpus ? value as Uint8Array : undefined);
     if (this.isArray) {
-      const idx = new DataView(key.buffer, key.byteOffset, 4).getUint32(0, true);
+      const idx = u32le(key);
       if (idx >= this.spec.maxEntries) return -E2BIG;
       if (flags === BPF_NOEXIST) return -EEXIST;
+      if (this.ncpus === 1 && !Array.isArray(value)) {
+        copy(this.arrays[0]!.bytes, idx * this.stride, value as Uint8Array, this.spec.valueSize);
+        return 0;
+      }
       for (let c = 0; c < this.ncpus; c++) {
         const v = per(c);
         if (v) this.arrays[c]!.bytes.set(v.subarray(0, this.spec.valueSize), idx * this.stride);
@@ -326,6 +336,7 @@ export class VmMap<K = Scalar, V = Scalar> implements Disposable {
   }
 
   private check(r: number, op: string): void {
+    if (r >= 0) return;
     const what: Record<number, string> = { [E2BIG]: 'E2BIG (full, or index out of range)', [EEXIST]: 'EEXIST (the key exists)', [ENOENT]: 'ENOENT (no such key)', [EINVAL]: 'EINVAL' };
     if (r < 0) throw new VmMapError(this.name, -r, `${op} failed: ${what[-r] ?? `errno ${-r}`}`);
   }

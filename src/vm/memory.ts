@@ -84,7 +84,10 @@ export function loadInto(r: Region, src: Uint8Array | undefined): void {
     const store = r.bytes.buffer.byteLength >= n ? new Uint8Array(r.bytes.buffer, 0, n) : new Uint8Array(Math.max(n, 2 * r.bytes.buffer.byteLength, 256)).subarray(0, n);
     rebind(r, store);
   }
-  if (src) r.bytes.set(src);
+  if (!src) return;
+  const b = r.bytes;
+  if (n > 256) b.set(src);
+  else for (let i = 0; i < n; i++) b[i] = src[i]!;
 }
 
 /** Point a fixed region (ctx, packet, mem) at new bytes for the next run. */
@@ -182,12 +185,27 @@ export class Memory {
   }
 
   private slow(lo: number, hi: number, off: number, size: number, write: boolean, pc: number): Region {
+    const a = (lo >>> 0) + off;
+    if (hi !== 0 || a < NULL_END || a + size > 0x1_0000_0000) this.refuse(lo, hi, off, size, write, pc, undefined);
+    let r: Region | undefined = this.last;
+    if (!(a >= r.base && a + size <= r.end)) r = this.find(a, size);
+    if (!r) this.refuse(lo, hi, off, size, write, pc, undefined);
+    const o = a - r.base;
+    if (write ? !r.writable : !r.readable) this.refuse(lo, hi, off, size, write, pc, r);
+    if (r.stride !== 0 && (o % r.stride) + size > r.valueSize) this.refuse(lo, hi, off, size, write, pc, r);
+    if (r.check !== undefined && r.check(o, size, write) !== null) this.refuse(lo, hi, off, size, write, pc, r);
+    this.last = r;
+    this.o = o;
+    return r;
+  }
+
+  /** The fault for a refused access, with the words that say what is wrong (built only now). */
+  private refuse(lo: number, hi: number, off: number, size: number, write: boolean, pc: number, r: Region | undefined): never {
     const full = (BigInt(hi) << 32n) + BigInt(lo >>> 0) + BigInt(off);
     const what = `${write ? 'store' : 'load'} of ${size} byte${size > 1 ? 's' : ''} at 0x${BigInt.asUintN(64, full).toString(16)}`;
     if (hi !== 0 || full < 0n || full > 0xffffffffn) this.fault(pc, `${what}: not an address the program may use (NULL or a scalar?)`, full, size, write, undefined);
     const a = Number(full);
     if (a < NULL_END) this.fault(pc, `${what}: a NULL pointer${a ? ` + ${a}` : ''} (check a pointer for 0 before using it)`, full, size, write, undefined);
-    const r = this.find(a, size);
     if (!r) {
       const near = this.nearest(a);
       if (!near) this.fault(pc, `${what}: no region there (a NULL pointer, or a scalar used as a pointer)`, full, size, write, undefined);
@@ -200,13 +218,7 @@ export class Memory {
     if (r.stride !== 0 && (o % r.stride) + size > r.valueSize) {
       this.fault(pc, `${what}: crosses the end of a ${r.valueSize}-byte value of ${r.name} (element ${Math.floor(o / r.stride)}, offset ${o % r.stride})`, full, size, write, r.name);
     }
-    if (r.check) {
-      const why = r.check(o, size, write);
-      if (why) this.fault(pc, `${what}: ${why}`, full, size, write, r.name);
-    }
-    this.last = r;
-    this.o = o;
-    return r;
+    this.fault(pc, `${what}: ${r.check?.(o, size, write) ?? 'refused'}`, full, size, write, r.name);
   }
 
   private trace(r: Region, size: number, write: boolean, value: bigint): void {

@@ -11,17 +11,17 @@
 import { decode, slots, type Instruction, type MapRef } from '../asm/instruction.ts';
 import { AsmError } from '../asm/errors.ts';
 import { helperId } from '../asm/helpers.ts';
-import { formatInstruction } from '../asm/disasm.ts';
 import { Pseudo } from '../asm/opcode.ts';
 import type { ProgramSpec, ProgramType } from '../asm/program.ts';
 import { A, pairToBig } from './arith.ts';
 import { generate } from './compile.ts';
-import { buildSkb, buildXdp, contextKind, readSkb, skbCheck, xdpCheck, SKB_SIZE, XDP_MD_SIZE, type ContextKind, type SkbFields, type XdpFields } from './context.ts';
+import { buildSkb, buildXdp, contextKind, readSkb, skbCheck, xdpCheck, SKB_SIZE, XDP_MD_SIZE, type ContextKind, type SkbOut, type SkbFields, type XdpFields } from './context.ts';
 import { VmError, VmFault } from './errors.ts';
+import { StepRecorder, type TraceStep } from './trace.ts';
 import { makeHelpers, unknownHelper, type HelperTable } from './helpers.ts';
 import { VmMap, type VmMapSpec } from './maps.ts';
 import type { Codec } from './codec.ts';
-import { atomicRmw, CTX_BASE, MAX_FRAMES, MEM_BASE, Memory, PACKET_BASE, loadInto, makeRegion, type Access, type Region } from './memory.ts';
+import { atomicRmw, CTX_BASE, MAX_FRAMES, MEM_BASE, Memory, PACKET_BASE, loadInto, makeRegion, type Region } from './memory.ts';
 
 /** The kernel's MAX_TAIL_CALL_CNT. */
 export const MAX_TAIL_CALLS = 33;
@@ -69,24 +69,6 @@ export interface RunInput {
   readonly maxInsns?: number;
 }
 
-export interface RegChange {
-  readonly reg: number;
-  readonly before: bigint;
-  readonly after: bigint;
-}
-
-/** One executed instruction, for --trace. */
-export interface TraceStep {
-  /** Which program (tail calls switch programs). */
-  readonly program: string;
-  readonly index: number;
-  readonly slot: number;
-  readonly text: string;
-  readonly source: string | undefined;
-  readonly changed: readonly RegChange[];
-  readonly mem: readonly Access[];
-}
-
 export interface RunResult {
   /** r0, all 64 bits, unsigned. */
   readonly r0: bigint;
@@ -100,7 +82,7 @@ export interface RunResult {
   /** Raw memory after the run (raw programs); valid until the VM's next run. */
   readonly mem: Uint8Array;
   /** The writable __sk_buff fields after the run (skb programs). */
-  readonly skb: ReturnType<typeof readSkb> | undefined;
+  readonly skb: SkbOut | undefined;
   /** trace_printk lines of this run. */
   readonly printk: readonly string[];
   readonly trace: readonly TraceStep[] | undefined;
@@ -321,6 +303,16 @@ export class Vm {
     return make(this.R, this.mem, A, this.helpers, this.state, this.faults, tracer, atomicRmw);
   }
 
+  /** Registers for a (new) program: r1, r2 as the context says, r10 the top of frame 0, a clean stack. */
+  private enter(r1: number, r2: number): void {
+    const R = this.R;
+    R.fill(0);
+    R[2] = r1;
+    R[4] = r2;
+    R[20] = this.state.fp[0]!;
+    this.mem.clearStack(0);
+  }
+
   /** @internal run a program from its entry with this input. */
   execute(prog: VmProgram, input: RunInput): RunResult {
     const { mem, R, state } = this;
@@ -355,61 +347,43 @@ export class Vm {
     state.tail = false;
     this.tailCount = 0;
     this.runPrintk = [];
-    const steps: TraceStep[] | undefined = input.trace ? [] : undefined;
-    const onStep = typeof input.trace === 'function' ? input.trace : undefined;
+    const rec = input.trace ? new StepRecorder(R, typeof input.trace === 'function' ? input.trace : undefined) : undefined;
     let cur = prog;
-    const reset = (): void => {
-      R.fill(0);
-      R[2] = r1;
-      R[4] = r2;
-      R[20] = state.fp[0]!;
-      mem.clearStack(0);
-    };
-    reset();
-    let step: { index: number; snap: Int32Array; mem: Access[] } | undefined;
-    const finish = (): void => {
-      if (!step) return;
-      const changed: RegChange[] = [];
-      for (let r = 0; r <= 10; r++) {
-        if (R[2 * r] !== step.snap[2 * r] || R[2 * r + 1] !== step.snap[2 * r + 1]) {
-          changed.push({ reg: r, before: pairToBig(step.snap[2 * r]!, step.snap[2 * r + 1]!), after: pairToBig(R[2 * r]!, R[2 * r + 1]!) });
-        }
-      }
-      const i = cur.insns[step.index]!;
-      const s: TraceStep = { program: cur.name, index: step.index, slot: cur.slotOf[step.index]!, text: formatInstruction(i), source: i.source, changed, mem: step.mem };
-      steps!.push(s);
-      onStep?.(s);
-      step = undefined;
-    };
-    if (steps) {
-      this.tracer = (k) => { finish(); step = { index: k, snap: R.slice(), mem: [] }; };
-      mem.tracer = (a) => step?.mem.push(a);
+    this.enter(r1, r2);
+    if (rec) {
+      this.tracer = (k) => rec.step(cur, k);
+      mem.tracer = (a) => rec.access(a);
     }
     try {
       for (;;) {
         mem.sources = cur.sources;
-        const rc = (steps ? cur.traced() : cur.fast())(0);
+        const rc = (rec ? cur.traced() : cur.fast())(0);
         if (rc === 0) break;
-        finish();
+        rec?.finish(cur);
         this.tailCount++;
         cur = state.target!;
         state.tail = false;
-        reset();
+        this.enter(r1, r2);
       }
-      finish();
+      rec?.finish(cur);
     } catch (e) {
-      finish();
-      if (e instanceof VmFault && steps) Object.assign(e, { trace: steps });
+      if (rec) {
+        rec.finish(cur);
+        if (e instanceof VmFault) Object.assign(e, { trace: rec.steps });
+      }
       throw e;
     } finally {
-      this.tracer = undefined;
-      mem.tracer = undefined;
+      if (rec) {
+        this.tracer = undefined;
+        mem.tracer = undefined;
+      }
     }
+    const steps = rec?.steps;
     const r0 = pairToBig(R[0]!, R[1]!);
     return {
       r0, retval: Number(r0 & 0xffffffffn), insns: state.n, tailCalls: this.tailCount,
       data: this.packetRegion.bytes, mem: this.memRegion.bytes,
-      skb: this.kind === 'skb' ? readSkb(this.ctxRegion.bytes) : undefined,
+      skb: this.kind === 'skb' ? readSkb(this.ctxRegion.bytes, this.ctxRegion.dv) : undefined,
       printk: this.runPrintk, trace: steps,
     };
   }
