@@ -184,6 +184,93 @@ async function kernel(): Promise<void> {
 }
 await kernel();
 
+// --- representation study (docs/vm.md): three minimal engines for one loop ----------------------
+// r0 = 0; r1 = N; loop: r0 += r1; r0 *= 3; r0 ^= r1; r1 -= 1; if r1 != 0 goto loop; exit
+namespace Study {
+  type I = { op: number; dst: number; src: number; off: number; imm: number };
+  const ADDX = 0x0f, MULK = 0x27, XORX = 0xaf, SUBK = 0x17, JNEK = 0x55, EXIT = 0x95, MOVK = 0xb7;
+  const N = 2_000_000;
+  const prog: I[] = [
+    { op: MOVK, dst: 0, src: 0, off: 0, imm: 0 }, { op: MOVK, dst: 1, src: 0, off: 0, imm: N },
+    { op: ADDX, dst: 0, src: 1, off: 0, imm: 0 }, { op: MULK, dst: 0, src: 0, off: 0, imm: 3 },
+    { op: XORX, dst: 0, src: 1, off: 0, imm: 0 }, { op: SUBK, dst: 1, src: 0, off: 0, imm: 1 },
+    { op: JNEK, dst: 1, src: 0, off: -5, imm: 0 }, { op: EXIT, dst: 0, src: 0, off: 0, imm: 0 },
+  ];
+  function bigint(p: I[]): [bigint, number] {
+    const R = new Array<bigint>(11).fill(0n); let pc = 0, n = 0; const M = (1n << 64n) - 1n;
+    for (;;) { const i = p[pc++]!; n++;
+      switch (i.op) {
+        case MOVK: R[i.dst] = BigInt.asUintN(64, BigInt(i.imm)); break;
+        case ADDX: R[i.dst] = (R[i.dst]! + R[i.src]!) & M; break;
+        case MULK: R[i.dst] = (R[i.dst]! * BigInt.asUintN(64, BigInt(i.imm))) & M; break;
+        case XORX: R[i.dst] = R[i.dst]! ^ R[i.src]!; break;
+        case SUBK: R[i.dst] = (R[i.dst]! - BigInt(i.imm)) & M; break;
+        case JNEK: if (R[i.dst] !== BigInt.asUintN(64, BigInt(i.imm))) pc += i.off; break;
+        case EXIT: return [R[0]!, n];
+      } }
+  }
+  const X = new Int32Array(1);
+  function mulhiu(a: number, b: number): number {
+    const a0 = a & 0xffff, a1 = a >>> 16, b0 = b & 0xffff, b1 = b >>> 16;
+    const p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
+    const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
+    return (p11 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16)) | 0;
+  }
+  function mul64(al: number, ah: number, bl: number, bh: number): number {
+    X[0] = (mulhiu(al, bl) + Math.imul(al, bh) + Math.imul(ah, bl)) | 0; return Math.imul(al, bl);
+  }
+  function pairs(p: I[]): [bigint, number] {
+    const L = new Int32Array(11), H = new Int32Array(11); let pc = 0, n = 0;
+    const ops = Int32Array.from(p, (i) => i.op), ds = Int32Array.from(p, (i) => i.dst), ss = Int32Array.from(p, (i) => i.src), offs = Int32Array.from(p, (i) => i.off), imms = Int32Array.from(p, (i) => i.imm);
+    for (;;) { const op = ops[pc]!, d = ds[pc]!, s = ss[pc]!, imm = imms[pc]!, off = offs[pc]!; pc++; n++;
+      switch (op) {
+        case MOVK: L[d] = imm; H[d] = imm >> 31; break;
+        case ADDX: { const a = L[d]!, t = (a + L[s]!) | 0; H[d] = (H[d]! + H[s]! + ((t >>> 0) < (a >>> 0) ? 1 : 0)) | 0; L[d] = t; break; }
+        case MULK: { L[d] = mul64(L[d]!, H[d]!, imm, imm >> 31); H[d] = X[0]!; break; }
+        case XORX: L[d] = L[d]! ^ L[s]!; H[d] = H[d]! ^ H[s]!; break;
+        case SUBK: { const a = L[d]!; L[d] = (a - imm) | 0; H[d] = (H[d]! - (imm >> 31) - ((a >>> 0) < (imm >>> 0) ? 1 : 0)) | 0; break; }
+        case JNEK: if (L[d] !== imm || H[d] !== imm >> 31) pc += off; break;
+        case EXIT: return [(BigInt(H[0]! >>> 0) << 32n) | BigInt(L[0]! >>> 0), n];
+      } }
+  }
+  function gen(p: I[]): () => [bigint, number] {
+    let body = '';
+    p.forEach((i, pc) => {
+      body += `case ${pc}: n++;`;
+      const d = i.dst, s = i.src, imm = i.imm, ih = imm >> 31;
+      switch (i.op) {
+        case MOVK: body += `l${d}=${imm};h${d}=${ih};`; break;
+        case ADDX: body += `t=(l${d}+l${s})|0;h${d}=(h${d}+h${s}+((t>>>0)<(l${d}>>>0)?1:0))|0;l${d}=t;`; break;
+        case MULK: body += `l${d}=mul64(l${d},h${d},${imm},${ih});h${d}=X[0];`; break;
+        case XORX: body += `l${d}^=l${s};h${d}^=h${s};`; break;
+        case SUBK: body += `t=(l${d}-(${imm}))|0;h${d}=(h${d}-(${ih})-((l${d}>>>0)<${imm >>> 0}?1:0))|0;l${d}=t;`; break;
+        case JNEK: body += `if(l${d}!==${imm}||h${d}!==${ih}){pc=${pc + 1 + i.off};continue;}`; break;
+        case EXIT: body += `return [(BigInt(h0>>>0)<<32n)|BigInt(l0>>>0),n];`; break;
+      }
+    });
+    const vars = Array.from({ length: 11 }, (_, k) => `l${k}=0,h${k}=0`).join(',');
+    return new Function('mul64', 'X', `return function(){let ${vars},t=0,pc=0,n=0;for(;;)switch(pc){${body}}}`)(mul64, X);
+  }
+  export function report(): void {
+    const engines: [string, () => [bigint, number]][] = [
+      ['BigInt registers, switch interpreter', () => bigint(prog)],
+      ['int32 pairs, switch interpreter', () => pairs(prog)],
+      ['int32 pairs, generated JS', gen(prog)],
+    ];
+    console.log('\nrepresentation study (the same 5-instruction loop, 2M iterations):');
+    let ref: bigint | undefined;
+    for (const [name, f] of engines) {
+      f();
+      let insns = 0, r0 = 0n;
+      const t = best(() => ns(() => { [r0, insns] = f(); }));
+      if (ref !== undefined && r0 !== ref) throw new Error(`${name}: r0 0x${r0.toString(16)} differs`);
+      ref = r0;
+      console.log(`  ${name.padEnd(38)} ${(insns / t * 1e3).toFixed(0).padStart(6)} M insn/s`);
+    }
+  }
+}
+Study.report();
+
 console.log(`\n${'program'.padEnd(11)} ${'engine'.padEnd(32)} ${'insns/run'.padStart(10)} ${'ns/run'.padStart(12)} ${'M insn/s'.padStart(10)}`);
 for (const r of rows) {
   console.log(`${r.program.padEnd(11)} ${r.engine.padEnd(32)} ${String(r.insnsPerRun).padStart(10)} ${r.nsPerRun.toFixed(0).padStart(12)} ${(r.insnsPerRun / r.nsPerRun * 1e3).toFixed(1).padStart(10)}`);
