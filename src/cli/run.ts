@@ -5,7 +5,7 @@
  * registers it changed, the memory it touched and the TS line that emitted it.
  * `tsbpf prog run` is the same idea in the kernel (BPF_PROG_TEST_RUN).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { ProgramSpec, ProgramType } from '../asm/program.ts';
 import { EntryError, pickEntry, programsIn } from '../verifier/module.ts';
 import { formatStep, Vm, VmError, VmFault, type RunResult, type TraceStep, type VmMap } from '../vm/index.ts';
@@ -86,6 +86,7 @@ export async function run(argv: string[]): Promise<number> {
     maxInsns: int(v['max-insns'], '--max-insns', 10_000_000),
   });
   let source: ProgramSpec | Uint8Array, label: string;
+  if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
   if (/\.(ts|mts|js|mjs)$/.test(file)) {
     let entry;
     try {
