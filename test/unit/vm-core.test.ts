@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { program, type Builder, type ProgramSpec } from '../../src/asm/program.ts';
 import { r0, r1, r2, r3, r6, r10 } from '../../src/asm/register.ts';
 import { Class, AluOp, JmpOp, Source, CallKind } from '../../src/asm/opcode.ts';
-import type { Instruction } from '../../src/asm/instruction.ts';
+import { encode, invalidReason, type Instruction } from '../../src/asm/instruction.ts';
 import { Vm, VmError, VmFault } from '../../src/vm/index.ts';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -389,6 +389,44 @@ test('LD_ABS reads big-endian from the packet; out of range ends the program wit
   const p = vm.load(program({ name: 'abs', type: 'socket_filter' }, (b) => { b.mov(r6, r1); b.ldAbs('u16', 12); b.add(r0, 1); b.exit(); }));
   assert.is(p.run({ data: Uint8Array.from([...new Array(12).fill(0), 0x08, 0x00]) }).r0, 0x801n);
   assert.is(p.run({ data: new Uint8Array(13) }).r0, 0n);
+});
+
+test('fuzz: random instruction words either do not decode, or load and run to a result, a VmError or a VmFault — nothing else', () => {
+  let seed = 12345;
+  const rnd = (): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed; };
+  // opcodes worth hitting often: every class, plus calls to real helpers and exits
+  const ops = [0x07, 0x0f, 0x04, 0x0c, 0x17, 0x1f, 0x27, 0x2f, 0x37, 0x3f, 0x47, 0x57, 0x67, 0x6f, 0x77, 0x7f, 0x87, 0x97, 0x9f, 0xa7,
+    0xb7, 0xbf, 0xc7, 0xcf, 0xd4, 0xdc, 0xd7, 0x05, 0x06, 0x15, 0x1d, 0x25, 0x56, 0x5e, 0x85, 0x95, 0x61, 0x69, 0x71, 0x79, 0x81, 0x89,
+    0x91, 0x62, 0x6a, 0x72, 0x7a, 0x63, 0x6b, 0x73, 0x7b, 0xc3, 0xdb, 0x18, 0x20, 0x28, 0x30, 0x40];
+  let ran = 0, faulted = 0, refused = 0;
+  for (let n = 0; n < 3000; n++) {
+    const len = 1 + (rnd() % 12);
+    const insns: Instruction[] = [];
+    while (insns.length < len - 1) {
+      // a random word that decodes: registers in range, the reserved fields mostly 0
+      for (let tries = 0; tries < 50; tries++) {
+        const op = rnd() % 4 === 0 ? rnd() & 0xff : ops[rnd() % ops.length]!;
+        const i: Instruction = {
+          op, dst: rnd() % 10, src: rnd() % 3 === 0 ? 0 : rnd() % 11, off: rnd() % 3 === 0 ? 0 : rnd() % 2 ? (rnd() % 9) - 4 : ((rnd() & 0xffff) << 16) >> 16,
+          imm: rnd() % 3 === 0 ? 0 : rnd() % 2 ? (rnd() % 70) - 2 : rnd() | 0, ...(op === 0x18 ? { imm2: rnd() % 2 ? 0 : rnd() | 0 } : {}),
+        };
+        if (invalidReason(i) === null) { insns.push(i); break; }
+      }
+    }
+    insns.push(EXIT);
+    const bytes = encode(insns);
+    const vm = new Vm({ maxInsns: 5000 });
+    try {
+      vm.load(bytes, { type: n % 3 === 0 ? 'sched_cls' : n % 3 === 1 ? 'xdp' : 'raw' }).run({ data: new Uint8Array(64), mem: new Uint8Array(16), trace: n % 10 === 0 });
+      ran++;
+    } catch (e) {
+      if (e instanceof VmFault) faulted++;
+      else if (e instanceof VmError) refused++;
+      else throw new Error(`program ${n} (${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}) threw ${(e as Error).stack}`);
+    }
+  }
+  console.log(`vm fuzz: ${ran} ran, ${faulted} faulted, ${refused} refused at load`);
+  assert.ok(ran > 300 && faulted > 300, `ran ${ran}, faulted ${faulted}, refused ${refused}`);
 });
 
 test('src/vm is pure: it imports only src/vm, src/asm and node: builtins (no syscall, netlink, ffi)', () => {
