@@ -6,6 +6,7 @@
  *   tsbpf/syscall   bpf(2): maps, programs, pins, object info
  *   tsbpf/netlink   rtnetlink: clsact qdiscs, cls_bpf filters, links, namespaces
  *   tsbpf/verifier  the verifier's log, explain, xlated, lessons
+ *   tsbpf/frame     Ethernet/IPv4/IPv6/UDP/TCP/ARP frames with checksums, and their decoder (pure)
  *   tsbpf/errno     errno names (pure)
  */
 export * from './asm/index.ts';
@@ -13,3 +14,4 @@ export * from './syscall/index.ts';
 export * from './netlink/index.ts';
 export * from './verifier/index.ts';
 export * from './errno.ts';
+export * as frame from './frame/index.ts';

@@ -4,6 +4,7 @@
  * 'percpu_array'), which is also how bpftool prints them. The values that the installed header
  * has are checked by test/unit/offsets.test.ts; the rest follow upstream's enum order.
  */
+import { PROG_TYPES } from '../asm/program-type.ts';
 
 /** enum bpf_cmd */
 export const Cmd = {
@@ -35,14 +36,8 @@ export const MAP_TYPES = [
 ] as const;
 export type MapType = Exclude<(typeof MAP_TYPES)[number], 'unspec'>;
 
-/** enum bpf_prog_type */
-export const PROG_TYPES = [
-  'unspec', 'socket_filter', 'kprobe', 'sched_cls', 'sched_act', 'tracepoint', 'xdp', 'perf_event',
-  'cgroup_skb', 'cgroup_sock', 'lwt_in', 'lwt_out', 'lwt_xmit', 'sock_ops', 'sk_skb', 'cgroup_device',
-  'sk_msg', 'raw_tracepoint', 'cgroup_sock_addr', 'lwt_seg6local', 'lirc_mode2', 'sk_reuseport',
-  'flow_dissector', 'cgroup_sysctl', 'raw_tracepoint_writable', 'cgroup_sockopt', 'tracing', 'struct_ops',
-  'ext', 'lsm', 'sk_lookup', 'syscall', 'netfilter',
-] as const;
+/** enum bpf_prog_type: the one list lives in src/asm/program-type.ts (the DSL's ProgramType). */
+export { PROG_TYPES };
 
 /** enum bpf_attach_type */
 export const ATTACH_TYPES = [
