@@ -9,10 +9,10 @@
  * Goals (issue 15): >= 50 M insn/s on the ALU loop, within 10x of plain JS.
  * Then the representation study of docs/vm.md: BigInt vs int32-pair interpreters vs generated JS.
  */
-import { readFileSync } from 'node:fs';
 import { program, type ProgramSpec } from '../src/asm/program.ts';
 import { r0, r1, r2, r3, r4 } from '../src/asm/register.ts';
 import { Vm } from '../src/vm/index.ts';
+import { udpFrame } from '../src/frame/index.ts';
 import { mesStart, maps } from '../programs/mes_pkt/probe.ts';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
@@ -104,8 +104,8 @@ function primeJs(arg: number): number {
 }
 
 // 3. mes_start on a matching frame
-const SHARED = process.env.TSBPF_SHARED ?? new URL('../../shared/', import.meta.url).pathname;
-const frame = new Uint8Array(readFileSync(`${SHARED}/reference/pkt_match.bin`));
+/** pkt_match.bin of the reference build, rebuilt: UDP/IPv4 to port 5001, 64 bytes. */
+const frame = udpFrame({ dport: 5001, payload: new Uint8Array(22) });
 /** What mes_start does, in plain JS over arrays: check the frame, bump the counter, stamp. */
 function mesStartJs(f: Uint8Array, cnt: Uint32Array, start: BigUint64Array, now: bigint): number {
   if (f.length < 42) return 0;

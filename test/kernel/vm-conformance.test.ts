@@ -1,13 +1,13 @@
 /**
  * `tsbpf conformance --engine both`: the VM and the kernel on the same vectors, and no
- * disagreement. RFC 9669's 88 always; the public bpf_conformance suite when
- * TSBPF_BPF_CONFORMANCE_TESTS points at its tests directory.
+ * disagreement. The project's generated vectors always; the 88 external RFC 9669 vectors with
+ * TSBPF_CONFORMANCE_DIR; the public bpf_conformance suite with TSBPF_BPF_CONFORMANCE_TESTS.
  */
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { kernelSuite } from '../support/kernel.ts';
-import { sharedPath } from '../support/shared.ts';
+import { externalConformanceDir, PROJECT_VECTORS } from '../support/conformance.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const t = kernelSuite('vm-conformance');
@@ -21,16 +21,29 @@ function both(dir: string): Row[] {
   return JSON.parse(r.stdout) as Row[];
 }
 
-t('RFC 9669: the VM and the kernel agree on all 88 vectors, r0 for r0', () => {
-  const rows = both(sharedPath('conformance', 'rfc9669'));
-  assert.is(rows.length, 88);
+function agreeAll(rows: Row[]): void {
   for (const r of rows) {
     assert.ok(r.agree, r.name);
     assert.is(r.vm.status, 'passed', r.name);
-    assert.is(r.kernel.status, 'passed', r.name);
+    assert.is(r.kernel.status, 'passed', `${r.name}: ${r.kernel.reason}`);
     assert.is(r.vm.actual, r.kernel.actual, r.name);
   }
+}
+
+t('the project\'s vectors: the VM and the kernel agree on every one, r0 for r0', () => {
+  const rows = both(PROJECT_VECTORS);
+  assert.ok(rows.length >= 700);
+  agreeAll(rows);
 });
+
+const rfc = externalConformanceDir('vm-conformance: --engine both on the 88 external RFC 9669 vectors');
+if (rfc) {
+  t('RFC 9669: the VM and the kernel agree on all 88 vectors, r0 for r0', () => {
+    const rows = both(rfc);
+    assert.is(rows.length, 88);
+    agreeAll(rows);
+  });
+}
 
 const suite = process.env.TSBPF_BPF_CONFORMANCE_TESTS;
 if (suite) {

@@ -9,12 +9,12 @@ import { createMap } from '../../src/syscall/map.ts';
 import { loadProgram } from '../../src/syscall/program.ts';
 import { Vm } from '../../src/vm/index.ts';
 import { kernelSuite } from '../support/kernel.ts';
-import { referenceFrame } from '../support/shared.ts';
+import { FRAMES } from '../support/frames.ts';
 
 const t = kernelSuite('vm-mes_pkt');
 
 t('mes_start and mes_end: the kernel and the VM leave the same counters and stamped slots', () => {
-  const frames = ['pkt_match.bin', 'pkt_nomatch_port.bin', 'pkt_match.bin', 'pkt_nomatch_tcp.bin', 'pkt_nomatch_arp.bin', 'pkt_match.bin'].map(referenceFrame);
+  const frames = [FRAMES.match, FRAMES.otherPort, FRAMES.match, FRAMES.tcp, FRAMES.arp, FRAMES.match];
   using cnt = createMap<number, number>(maps.cnt);
   using start = createMap<number, bigint>(maps.start);
   using end = createMap<number, bigint>(maps.end);

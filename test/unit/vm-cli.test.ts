@@ -8,11 +8,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sharedPath } from '../support/shared.ts';
+import { FRAMES } from '../support/frames.ts';
+import { PROJECT_VECTORS } from '../support/conformance.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: root, encoding: 'utf8' });
-const frame = sharedPath('reference', 'pkt_match.bin');
+const tmp = mkdtempSync(path.join(tmpdir(), 'tsbpf-vm-cli-'));
+const frame = path.join(tmp, 'match.bin');
+writeFileSync(frame, FRAMES.match);
 
 test('run: mes_start on a matching frame, as JSON: r0, instructions, the maps it wrote', () => {
   const r = cli('run', 'programs/mes_pkt/probe.ts', '--entry', 'mesStart', '--data', frame, '--time', '4242', '--json');
@@ -55,10 +58,12 @@ export const bad = program({ name: 'bad', type: 'sched_cls' }, (b) => {
   }
 });
 
-test('conformance --engine vm runs the RFC 9669 vectors without root', () => {
-  const r = cli('conformance', sharedPath('conformance', 'rfc9669'), '--engine', 'vm');
+test('conformance --engine vm runs the project\'s vectors without root', () => {
+  const r = cli('conformance', PROJECT_VECTORS, '--engine', 'vm');
   assert.is(r.status, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /88 passed, 0 failed\n$/);
+  assert.match(r.stdout, /\n(\d{3}) passed, 0 failed\n$/);
 });
+
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
 test.run();
