@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { ProgramSpec, ProgramType } from '../asm/program.ts';
 import { EntryError, pickEntry, programsIn } from '../verifier/module.ts';
 import { formatStep, Vm, VmError, VmFault, type RunResult, type TraceStep, type VmMap } from '../vm/index.ts';
+import { FRAME_SPEC_HELP, FrameError, frameFromSpec, isFrameSpec } from '../frame/index.ts';
 import { int, json, parse, UsageError } from '../command.ts';
 
 const usage = `usage: tsbpf run MODULE.ts|FILE.bin [--entry NAME] [--data FRAME] [--trace] [--json]
@@ -24,7 +25,8 @@ types (and .bin files without --type) get r1 = the --mem bytes and r2 = their le
 
 options:
   --entry NAME     the export (or program name) to run when the module has several
-  --data FILE      the frame (packet bytes) the program sees
+  --data FRAME     the frame the program sees: a file of packet bytes, or a description
+                   such as udp:dport=5001 (see below)
   --mem FILE       raw input memory (for programs that are not skb/XDP)
   --type TYPE      program type for a .bin (sched_cls, xdp, socket_filter, …; default raw)
   --mark N         __sk_buff mark before the run
@@ -36,6 +38,8 @@ options:
   --trace          print each executed instruction: registers changed, memory touched, TS line
   --json           the result (r0, instructions, maps, trace) as JSON
   -h, --help       show this help
+
+FRAME, when not a file: ${FRAME_SPEC_HELP}
 
 Exit status: 0 ran, 1 the program faulted (the fault names the instruction, TS line,
 address and region) or could not be loaded, 2 usage.
@@ -52,6 +56,18 @@ function readBytes(file: string, what: string): Uint8Array {
     return new Uint8Array(readFileSync(file));
   } catch (e) {
     throw new UsageError(`cannot read ${what} '${file}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/** --data: a file of packet bytes, or a frame description (udp:dport=5001). */
+function frameArg(text: string): Uint8Array {
+  if (existsSync(text)) return readBytes(text, 'the frame');
+  if (!isFrameSpec(text)) throw new UsageError(`--data ${text}: no such file, and not a frame description\n\n${FRAME_SPEC_HELP}`);
+  try {
+    return frameFromSpec(text);
+  } catch (e) {
+    if (e instanceof FrameError) throw new UsageError(`--data ${text}: ${e.message}\n\n${FRAME_SPEC_HELP}`);
+    throw e;
   }
 }
 
@@ -103,7 +119,7 @@ export async function run(argv: string[]): Promise<number> {
     label = file;
   }
   const type = v.type as ProgramType | undefined;
-  const data = v.data ? readBytes(v.data, 'the frame') : undefined;
+  const data = v.data === undefined ? undefined : frameArg(v.data);
   const mem = v.mem ? readBytes(v.mem, 'the memory') : undefined;
   const repeat = int(v.repeat, '--repeat', 1);
   if (repeat < 1) throw new UsageError('--repeat must be at least 1');

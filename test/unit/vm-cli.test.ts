@@ -27,8 +27,8 @@ test('run: mes_start on a matching frame, as JSON: r0, instructions, the maps it
   assert.equal(out.maps.find((m: { name: string }) => m.name === 'map_mes_start').entries, [[0, 4242]]);
 });
 
-test('run --trace: every instruction with the registers it changed, memory and the TS line', () => {
-  const r = cli('run', 'programs/mes_pkt/probe.ts', '--entry', 'mesStart', '--data', frame, '--trace');
+test('run --trace (the frame described, not a file): every instruction with the registers it changed, memory and the TS line', () => {
+  const r = cli('run', 'programs/mes_pkt/probe.ts', '--entry', 'mesStart', '--data', 'udp:dport=5001,size=22', '--trace');
   assert.is(r.status, 0, r.stderr);
   const lines = r.stdout.split('\n');
   assert.ok(lines.some((l) => /r7 \+= 1\s+r7 0x0 -> 0x1\s+programs\/mes_pkt\/probe\.ts:\d+/.test(l)), r.stdout);
