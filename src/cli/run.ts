@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { ProgramSpec, ProgramType } from '../asm/program.ts';
 import { EntryError, pickEntry, programsIn } from '../verifier/module.ts';
-import { formatStep, Vm, VmError, VmFault, type RunResult, type TraceStep, type VmMap } from '../vm/index.ts';
+import { formatStep, Vm, VmError, VmFault, type VmRunResult, type TraceStep, type VmMap } from '../vm/index.ts';
 import { FRAME_SPEC_HELP, FrameError, frameFromSpec, isFrameSpec } from '../frame/index.ts';
 import { int, json, parse, UsageError } from '../command.ts';
 
@@ -125,7 +125,7 @@ export async function run(argv: string[]): Promise<number> {
   if (repeat < 1) throw new UsageError('--repeat must be at least 1');
   const steps: TraceStep[] = [];
   const printStep = v.trace && !v.json ? (s: TraceStep) => process.stdout.write(formatStep(s, { program: false }) + '\n') : (s: TraceStep) => { steps.push(s); };
-  let result: RunResult | undefined, fault: VmFault | undefined;
+  let result: VmRunResult | undefined, fault: VmFault | undefined;
   try {
     const prog = vm.load(source, type ? { type } : {});
     const input = { ...(data ? { data } : {}), ...(mem ? { mem } : {}), ...(v.mark ? { ctx: { mark: int(v.mark, '--mark') } } : {}) };

@@ -48,7 +48,7 @@ export interface VmOptions {
   readonly maxInsns?: number;
 }
 
-export interface LoadOptions {
+export interface VmLoadOptions {
   /** Program type, for raw bytes and instruction lists (default 'raw': r1 = memory, r2 = its length). */
   readonly type?: ProgramType | 'raw';
   readonly name?: string;
@@ -56,7 +56,7 @@ export interface LoadOptions {
   readonly mapsByIndex?: readonly VmMap[];
 }
 
-export interface RunInput {
+export interface VmRunInput {
   /** The frame (skb and xdp programs): packet data .. data_end. */
   readonly data?: Uint8Array;
   /** __sk_buff fields (skb programs) or xdp_md fields. */
@@ -69,7 +69,7 @@ export interface RunInput {
   readonly maxInsns?: number;
 }
 
-export interface RunResult {
+export interface VmRunResult {
   /** r0, all 64 bits, unsigned. */
   readonly r0: bigint;
   /** r0 as BPF_PROG_TEST_RUN reports it: the low 32 bits. */
@@ -238,7 +238,7 @@ export class Vm {
   }
 
   /** Load a DSL ProgramSpec, raw instruction bytes or decoded instructions. */
-  load(input: ProgramSpec | Uint8Array | readonly Instruction[], opts: LoadOptions = {}): VmProgram {
+  load(input: ProgramSpec | Uint8Array | readonly Instruction[], opts: VmLoadOptions = {}): VmProgram {
     let insns: readonly Instruction[], type: ProgramType | 'raw', name: string;
     if (input instanceof Uint8Array) {
       try {
@@ -314,7 +314,7 @@ export class Vm {
   }
 
   /** @internal run a program from its entry with this input. */
-  execute(prog: VmProgram, input: RunInput): RunResult {
+  execute(prog: VmProgram, input: VmRunInput): VmRunResult {
     const { mem, R, state } = this;
     this.kind = contextKind(prog.type);
     const isMem = this.kind === 'mem';
@@ -437,7 +437,7 @@ export class VmProgram {
   }
 
   /** Run once. Throws VmFault when the program does something it may not. */
-  run(input: RunInput = {}): RunResult {
+  run(input: VmRunInput = {}): VmRunResult {
     return this.vm.execute(this, input);
   }
 }
