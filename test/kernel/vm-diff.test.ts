@@ -5,7 +5,8 @@
  * Each case is a segment of straight-line "units": it loads r0..r9 and 64 bytes of stack from
  * an input map (unknown to the verifier, so the JIT computes rather than the verifier folding
  * constants), runs ALU/ALU64 ops, JMP/JMP32 forward branches, bounded loops, gotol, stack and
- * map-value loads/stores (sign-extending ones too), atomics and bpf-to-bpf calls, then stores
+ * map-value loads/stores (sign-extending ones too), atomics, bpf-to-bpf calls and hash-map
+ * helper calls (update with every flag, lookup, delete; the map is small so it fills), then stores
  * r0..r9 and its stack into a result map (full 64 bits: BPF_PROG_TEST_RUN's retval is a u32).
  * SEGMENTS cases share one program, so 2,000 cases are 80 loads.
  *
@@ -51,7 +52,7 @@ const ATOMICS: readonly AtomicOpName[] = ['add', 'or', 'and', 'xor', 'fetch_add'
 const SIZES: readonly SizeName[] = ['u8', 'u16', 'u32', 'u64'];
 const BYTES: Record<SizeName, number> = { u8: 1, u16: 2, u32: 4, u64: 8 };
 
-interface Maps { readonly input: { name: string }; readonly output: { name: string }; readonly scratch: { name: string } }
+interface Maps { readonly input: { name: string }; readonly output: { name: string }; readonly scratch: { name: string }; readonly hash: { name: string } }
 
 /** One unit: instructions a jump may skip as a whole (a pointer never outlives its unit). */
 type Unit = (b: Builder) => void;
@@ -103,6 +104,24 @@ function memUnit(g: Rng, regs: readonly Register[], seg: number, maps: Maps): Un
   return (b) => { pre(b); b.atomic(op, size, base, off, s); post(b); };
 }
 
+/**
+ * A helper call on the hash map, key = (a register & 7) at fp-8, value at fp-16: update (with a
+ * random flag: BPF_ANY, NOEXIST, EXIST), lookup (then the value, or 0), or delete. r0 = the
+ * result; r1..r5 are clobbered by the call and reloaded from r6..r9 and r0, as after a call.
+ */
+function hashUnit(g: Rng, regs: readonly Register[], maps: Maps): Unit {
+  const k = g.pick(regs), kind = g.int(3), flags = g.int(3), done = fresh('h');
+  return (b) => {
+    b.mov('r2', k); b.and('r2', 7); b.stx('u64', r10, -8, 'r2');
+    b.mov('r2', r10); b.add('r2', -8);
+    b.ldMap('r1', maps.hash);
+    if (kind === 0) { b.mov('r3', r10); b.add('r3', -16); b.mov('r4', flags); b.call('map_update_elem'); }
+    else if (kind === 1) { b.call('map_lookup_elem'); b.jeq(r0, 0, done); b.ldx('u64', r0, r0, 0); b.label(done); }
+    else b.call('map_delete_elem');
+    b.mov('r1', 'r6'); b.mov('r2', 'r7'); b.mov('r3', 'r8'); b.mov('r4', r9); b.mov('r5', r0);
+  };
+}
+
 let labelNo = 0;
 const fresh = (p: string): string => `${p}${labelNo++}`;
 
@@ -115,6 +134,7 @@ function body(g: Rng, n: number, regs: readonly Register[], seg: number, maps: M
     const r = g.next();
     if (r < 0.45) units.push(aluUnit(g, regs));
     else if (r < 0.7) units.push(memUnit(g, regs, seg, maps));
+    else if (r < 0.75 && depth === 0) units.push(hashUnit(g, regs, maps));
     else if (r < 0.85 && i < n - 1) { // forward branch over 1..4 units
       const label = fresh('fw'), skip = 1 + g.int(Math.min(4, n - 1 - i));
       const op = g.pick(CONDS), w = g.next() < 0.5 ? 64 : 32, d = g.pick(regs);
@@ -168,6 +188,8 @@ const mapSpecs = {
   input: { name: 'vmdiff_in', type: 'array', keySize: 4, valueSize: IN_SIZE * SEGMENTS, maxEntries: 1 },
   output: { name: 'vmdiff_out', type: 'array', keySize: 4, valueSize: OUT_SIZE * SEGMENTS, maxEntries: 1 },
   scratch: { name: 'vmdiff_scr', type: 'array', keySize: 4, valueSize: SCRATCH * SEGMENTS, maxEntries: 1 },
+  // small, so updates also meet a full map (E2BIG); plain hash: LRU eviction in Linux is approximate
+  hash: { name: 'vmdiff_hash', type: 'hash', keySize: 8, valueSize: 8, maxEntries: 6 },
 } as const;
 
 const t = kernelSuite('vm-diff');
@@ -176,8 +198,11 @@ t(`${CASES} random programs agree in the kernel and the VM (seed ${SEED})`, () =
   console.log(`vm-diff: seed ${SEED}, ${CASES} cases; reproduce: TSBPF_VM_SEED=${SEED} node scripts/test.mjs kernel vm-diff`);
   const g = prng(SEED);
   const kmaps: Record<string, BpfMap<number, Uint8Array>> = {};
+  let khash: BpfMap<bigint, bigint> | undefined;
+  let hashBatches = 0;
   try {
-    for (const s of Object.values(mapSpecs)) kmaps[s.name] = createMap<number, Uint8Array>(s);
+    for (const s of [mapSpecs.input, mapSpecs.output, mapSpecs.scratch]) kmaps[s.name] = createMap<number, Uint8Array>(s);
+    khash = createMap<bigint, bigint>(mapSpecs.hash);
     const frame = new Uint8Array(64);
     let done = 0;
     while (done < CASES) {
@@ -191,9 +216,10 @@ t(`${CASES} random programs agree in the kernel and the VM (seed ${SEED})`, () =
       kmaps[mapSpecs.input.name]!.set(0, input);
       kmaps[mapSpecs.output.name]!.set(0, zero(OUT_SIZE * SEGMENTS));
       kmaps[mapSpecs.scratch.name]!.set(0, zero(SCRATCH * SEGMENTS));
+      for (const key of [...khash!.keys()]) khash!.delete(key);
       let kernelRet: number;
       {
-        using prog = loadProgram(spec, { maps: kmaps });
+        using prog = loadProgram(spec, { maps: { ...kmaps, [mapSpecs.hash.name]: khash! } });
         kernelRet = prog.testRun({ data: frame }).retval;
       }
       const kOut = kmaps[mapSpecs.output.name]!.get(0)!, kScr = kmaps[mapSpecs.scratch.name]!.get(0)!;
@@ -203,6 +229,10 @@ t(`${CASES} random programs agree in the kernel and the VM (seed ${SEED})`, () =
       const vr = vm.load(spec).run({ data: frame });
       const vOut = vm.map<number, Uint8Array>(mapSpecs.output).get(0)!, vScr = vm.map<number, Uint8Array>(mapSpecs.scratch).get(0)!;
       assert.is(vr.retval, kernelRet, 'retval');
+      const sorted = (es: [bigint, bigint][]) => es.map(([k, v]) => `${k}=${v}`).sort().join(' ');
+      const kh = sorted([...khash!.entries()]), vh = sorted([...vm.map<bigint, bigint>(mapSpecs.hash).entries()]);
+      if (kh !== '') hashBatches++;
+      if (kh !== vh) assert.unreachable(`hash map differs after cases ${done}..${done + seeds.length - 1}: kernel {${kh}}, vm {${vh}}\nreproduce: TSBPF_VM_SEED=${SEED} node scripts/test.mjs kernel vm-diff`);
       for (let seg = 0; seg < seeds.length; seg++) {
         const k = kOut.subarray(seg * OUT_SIZE, (seg + 1) * OUT_SIZE), v = vOut.subarray(seg * OUT_SIZE, (seg + 1) * OUT_SIZE);
         const ks = kScr.subarray(seg * SCRATCH, (seg + 1) * SCRATCH), vs = vScr.subarray(seg * SCRATCH, (seg + 1) * SCRATCH);
@@ -218,8 +248,11 @@ t(`${CASES} random programs agree in the kernel and the VM (seed ${SEED})`, () =
       }
       done += seeds.length;
     }
+    assert.ok(hashBatches > 0 || CASES < 100, 'the hash map was never written: the generator lost its helper calls');
+    console.log(`vm-diff: ${CASES} cases agree; the hash map held entries after ${hashBatches} of ${Math.ceil(CASES / SEGMENTS)} programs`);
   } finally {
     for (const m of Object.values(kmaps)) m.close();
+    khash?.close();
   }
 });
 
