@@ -66,7 +66,9 @@ const within = (ranges: readonly [number, number][], off: number, size: number):
 /** The access rule of __sk_buff, the verifier's in short: why (off, size) is refused, or null. */
 export function skbCheck(type: ProgramType | 'raw'): (off: number, size: number, write: boolean) => string | null {
   const writable = type === 'sched_cls' || type === 'sched_act' ? TC_WRITABLE : CB_ONLY;
+  const noDirect = type === 'socket_filter';
   return (off, size, write) => {
+    if (noDirect && PTR_FIELDS.has(off - (off % 4))) return `a ${type} program cannot read __sk_buff data/data_end/data_meta: use LD_ABS/LD_IND or bpf_skb_load_bytes`;
     if (write && !within(writable, off, size)) return `__sk_buff field at offset ${off} is not writable by a ${type} program`;
     if (PTR_FIELDS.has(off - (off % 4)) && (size !== 4 || off % 4 !== 0)) return `__sk_buff data/data_end/data_meta must be read as u32 (was ${size} bytes at ${off})`;
     return null;

@@ -23,6 +23,8 @@ export interface HelperEnv {
   now(boot: boolean): bigint;
   random(): number;
   readonly cpu: number;
+  /** The process a tracing program sees as current: get_current_pid_tgid / uid_gid / comm. */
+  readonly task: { readonly pid: number; readonly tgid: number; readonly uid: number; readonly gid: number; readonly comm: string };
   printk(line: string): void;
   /** The packet of the current run (skb_load_bytes), or undefined. */
   packet(): Uint8Array | undefined;
@@ -114,6 +116,16 @@ export function makeHelpers(env: HelperEnv): HelperTable {
   def('ktime_get_coarse_ns', () => ret(R, env.now(false)));
   def('get_prandom_u32', () => ret(R, BigInt(env.random() >>> 0)));
   def('get_smp_processor_id', () => ret(R, env.cpu));
+  def('get_current_pid_tgid', () => ret(R, (BigInt(env.task.tgid >>> 0) << 32n) | BigInt(env.task.pid >>> 0)));
+  def('get_current_uid_gid', () => ret(R, (BigInt(env.task.gid >>> 0) << 32n) | BigInt(env.task.uid >>> 0)));
+  def('get_current_comm', (pc) => {
+    const size = u32(R, 2);
+    const to = mem.view(R[2]!, R[3]!, size, true, pc);
+    to.fill(0);
+    const name = new TextEncoder().encode(env.task.comm).subarray(0, Math.max(0, size - 1));
+    to.set(name);
+    ret(R, 0);
+  });
   def('trace_printk', (pc) => {
     const size = u32(R, 2);
     const fmt = cstring(mem.view(R[2]!, R[3]!, size, false, pc));
@@ -177,6 +189,6 @@ export function unknownHelper(id: number): string {
 
 export const VM_HELPERS = [
   'map_lookup_elem', 'map_update_elem', 'map_delete_elem', 'ktime_get_ns', 'ktime_get_boot_ns', 'ktime_get_coarse_ns',
-  'get_prandom_u32', 'get_smp_processor_id', 'trace_printk', 'skb_load_bytes', 'tail_call',
+  'get_prandom_u32', 'get_smp_processor_id', 'get_current_pid_tgid', 'get_current_uid_gid', 'get_current_comm', 'trace_printk', 'skb_load_bytes', 'tail_call',
   'ringbuf_output', 'ringbuf_reserve', 'ringbuf_submit', 'ringbuf_discard',
 ] as const;

@@ -46,6 +46,8 @@ export interface VmOptions {
   readonly ncpus?: number;
   /** Instruction budget per run (default 10M): a runaway program faults instead of hanging. */
   readonly maxInsns?: number;
+  /** The current task tracing helpers report (default pid = tgid = 4242, uid = gid = 0, comm 'tsbpf-vm'). */
+  readonly task?: Partial<{ pid: number; tgid: number; uid: number; gid: number; comm: string }>;
 }
 
 export interface VmLoadOptions {
@@ -118,6 +120,8 @@ export class Vm {
   readonly clock: VmClock;
   cpu: number;
   readonly ncpus: number;
+  /** What get_current_pid_tgid, get_current_uid_gid and get_current_comm return. */
+  task: { pid: number; tgid: number; uid: number; gid: number; comm: string };
   maxInsns: number;
   /** Every trace_printk line, in order. */
   readonly printk: string[] = [];
@@ -143,6 +147,7 @@ export class Vm {
     const c = opts.clock;
     this.clock = typeof c === 'bigint' ? { ns: c, step: 0n, bootOffset: 0n } : { ns: c?.ns ?? 1_000_000_000n, step: c?.step ?? 0n, bootOffset: c?.bootOffset ?? 0n };
     this.cpu = opts.cpu ?? 0;
+    this.task = { pid: 4242, tgid: 4242, uid: 0, gid: 0, comm: 'tsbpf-vm', ...opts.task };
     this.ncpus = opts.ncpus ?? 4;
     this.maxInsns = opts.maxInsns ?? DEFAULT_MAX_INSNS;
     this.random = rng(opts.seed ?? 1);
@@ -184,6 +189,7 @@ export class Vm {
       },
       random: () => this.random(),
       get cpu() { return vm.cpu; },
+      get task() { return vm.task; },
       printk: (line) => { this.printk.push(line); this.runPrintk.push(line); },
       packet: () => (this.kind === 'skb' || this.kind === 'xdp' ? this.packetRegion.bytes : undefined),
       tailCall: (target) => {

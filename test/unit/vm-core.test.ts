@@ -170,7 +170,7 @@ test('a packet read past data_end faults naming the packet', () => {
   assert.match(f.message, /0 byte\(s\) past the end of packet data/);
 });
 
-test('__sk_buff: reads work, tc may write mark, nobody writes len; socket filters may not write the packet', () => {
+test('__sk_buff: reads work, tc may write mark, nobody writes len; socket filters have no data pointers, cgroup_skb a read-only packet', () => {
   const vm = new Vm();
   const mark = vm.load(program({ name: 'm', type: 'sched_cls' }, (b) => { b.st('u32', r1, 8, 77); b.ldx('u32', r0, r1, 0); b.exit(); }));
   const r = mark.run({ data: new Uint8Array(60) });
@@ -178,8 +178,10 @@ test('__sk_buff: reads work, tc may write mark, nobody writes len; socket filter
   assert.is(r.skb?.mark, 77);
   const len = vm.load(program({ name: 'l', type: 'sched_cls' }, (b) => { b.st('u32', r1, 0, 1); b.mov(r0, 0); b.exit(); }));
   assert.match(fault(() => len.run({ data: new Uint8Array(60) })).message, /offset 0 is not writable/);
-  const sf = vm.load(program({ name: 's', type: 'socket_filter' }, (b) => { b.ldx('u32', r2, r1, 76); b.st('u8', r2, 0, 1); b.mov(r0, 0); b.exit(); }));
-  assert.match(fault(() => sf.run({ data: new Uint8Array(60) })).message, /read-only/);
+  const sf = vm.load(program({ name: 's', type: 'socket_filter' }, (b) => { b.ldx('u32', r2, r1, 76); b.mov(r0, 0); b.exit(); }));
+  assert.match(fault(() => sf.run({ data: new Uint8Array(60) })).message, /socket_filter program cannot read __sk_buff data\/data_end\/data_meta: use LD_ABS/);
+  const cg = vm.load(program({ name: 'c', type: 'cgroup_skb' }, (b) => { b.ldx('u32', r2, r1, 76); b.st('u8', r2, 0, 1); b.mov(r0, 0); b.exit(); }));
+  assert.match(fault(() => cg.run({ data: new Uint8Array(60) })).message, /packet data\.\.data_end is read-only/);
 });
 
 test('an array map value: an access crossing into the next value faults', () => {
