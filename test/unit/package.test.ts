@@ -96,6 +96,7 @@ k('the README example runs for real: load, attach in a namespace, count a packet
     // It cleaned up after itself: no clsact and no tcx link left on lo.
     assert.not.match(sh('tc', ['-n', ns, 'qdisc', 'show', 'dev', 'lo']), /clsact/);
     assert.not.match(sh('tc', ['-n', ns, 'filter', 'show', 'dev', 'lo', 'ingress']), /bpf/);
+    assert.match(r.stdout, /attached as tcx/, 'this kernel has tcx: auto mode must pick it');
   } finally {
     sh('ip', ['netns', 'del', ns], { allowFail: true });
   }
