@@ -10,25 +10,26 @@ import type { ProgramSpec, ProgramType } from '../asm/program.ts';
 import { EntryError, pickEntry, programsIn } from '../verifier/module.ts';
 import { formatStep, Vm, VmError, VmFault, type VmRunResult, type TraceStep, type VmMap } from '../vm/index.ts';
 import { FRAME_SPEC_HELP, FrameError, frameFromSpec, isFrameSpec } from '../frame/index.ts';
+import { ElfError, readElf } from '../elf/index.ts';
 import { int, json, parse, UsageError } from '../command.ts';
 
-const usage = `usage: tsbpf run MODULE.ts|FILE.bin [--entry NAME] [--data FRAME] [--trace] [--json]
+const usage = `usage: tsbpf run MODULE.ts|FILE.o|FILE.bin [--entry NAME] [--data FRAME] [--trace] [--json]
 
 Runs a program in tsbpf's eBPF virtual machine: no root and no kernel needed. A .ts module
-exporting ProgramSpec values (e.g. programs/mes_pkt/probe.ts) runs with the maps it references
-created empty in the VM; FILE.bin is raw instruction bytes (as 'tsbpf asm' writes them).
-ELF objects (.o) are not read yet: an ELF reader is on its way; until then, assemble the
-program or pass its section's bytes ('llvm-objcopy -O binary --only-section=SEC a.o a.bin').
+exporting ProgramSpec values (e.g. programs/mes_pkt/probe.ts) or a BPF object file (clang -target
+bpf) runs with the maps it references created in the VM (global data with its initial bytes);
+FILE.bin is raw instruction bytes (as 'tsbpf asm' writes them).
 
 sched_cls and socket_filter programs get a __sk_buff built from --data, XDP an xdp_md; other
 types (and .bin files without --type) get r1 = the --mem bytes and r2 = their length.
 
 options:
-  --entry NAME     the export (or program name) to run when the module has several
+  --entry NAME     the export, program name, or (.o) function or section to run when there are several
   --data FRAME     the frame the program sees: a file of packet bytes, or a description
                    such as udp:dport=5001 (see below)
   --mem FILE       raw input memory (for programs that are not skb/XDP)
-  --type TYPE      program type for a .bin (sched_cls, xdp, socket_filter, …; default raw)
+  --type TYPE      program type for a .bin (default raw), or for .o sections that do not say
+                   theirs (tc's "ingress": --type sched_cls)
   --mark N         __sk_buff mark before the run
   --time NS        the clock ktime_get_ns reads (default 1000000000)
   --cpu N          get_smp_processor_id() (default 0)
@@ -57,6 +58,34 @@ function readBytes(file: string, what: string): Uint8Array {
   } catch (e) {
     throw new UsageError(`cannot read ${what} '${file}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
+}
+
+/** An ELF file: the name says .o, or the bytes start with \x7fELF. */
+function isElf(file: string): boolean {
+  if (/\.o$/i.test(file)) return true;
+  const head = readFileSync(file).subarray(0, 4);
+  return head.length === 4 && head[0] === 0x7f && head[1] === 0x45 && head[2] === 0x4c && head[3] === 0x46;
+}
+
+/** The program of an object file --entry names (function name or section), or its only one. */
+function elfEntry(file: string, name: string | undefined, type: ProgramType | undefined): ProgramSpec & { section: string } {
+  let col;
+  try {
+    col = readElf(readBytes(file, 'the object'), type ? { defaultType: type } : {});
+  } catch (e) {
+    if (e instanceof ElfError) throw new UsageError(`${file}: ${e.message}`);
+    throw e;
+  }
+  const progs = col.programs;
+  const list = progs.map((p) => `  ${p.name.padEnd(16)} section ${p.section} (${p.type}, ${p.insns.length} instructions)`).join('\n');
+  if (progs.length === 0) throw new UsageError(`${file} has no programs`);
+  if (name === undefined) {
+    if (progs.length > 1) throw new UsageError(`${file} has ${progs.length} programs: pick one with --entry NAME\n${list}`);
+    return progs[0]!;
+  }
+  const hit = progs.filter((p) => p.name === name || p.symbol === name || p.section === name);
+  if (hit.length !== 1) throw new UsageError(`${file}: ${hit.length ? `'${name}' names ${hit.length} programs (use the function name)` : `no program or section '${name}'`}; its programs:\n${list}`);
+  return hit[0]!;
 }
 
 /** --data: a file of packet bytes, or a frame description (udp:dport=5001). */
@@ -95,7 +124,6 @@ export async function run(argv: string[]): Promise<number> {
   if (!p) return 0;
   const [file, ...extra] = p.positionals;
   if (!file || extra.length) throw new UsageError(`run takes one program: a .ts module or a .bin file\n\n${usage}`);
-  if (/\.o$/i.test(file)) throw new UsageError(`${file}: ELF objects are not read yet (an ELF reader is on its way); pass a .ts module or raw instruction bytes (.bin)`);
   const v = p.values;
   const vm = new Vm({
     clock: BigInt(int(v.time, '--time', 1_000_000_000)), cpu: int(v.cpu, '--cpu', 0), seed: int(v.seed, '--seed', 1),
@@ -113,12 +141,16 @@ export async function run(argv: string[]): Promise<number> {
     }
     source = entry.spec;
     label = entry.exportName;
+  } else if (isElf(file)) {
+    const entry = elfEntry(file, v.entry, v.type as ProgramType | undefined);
+    source = entry;
+    label = `${file}:${entry.section}/${entry.name}`;
   } else {
-    if (v.entry) throw new UsageError('--entry picks an export of a .ts module; a .bin file is one program');
+    if (v.entry) throw new UsageError('--entry picks a program of a .ts module or a .o; a .bin file is one program');
     source = readBytes(file, 'the program');
     label = file;
   }
-  const type = v.type as ProgramType | undefined;
+  const type = isElf(file) ? undefined : v.type as ProgramType | undefined;
   const data = v.data === undefined ? undefined : frameArg(v.data);
   const mem = v.mem ? readBytes(v.mem, 'the memory') : undefined;
   const repeat = int(v.repeat, '--repeat', 1);

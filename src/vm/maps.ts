@@ -14,6 +14,7 @@ import { defaultCodec, type Codec, type Scalar } from './codec.ts';
 import type { Memory, Region } from './memory.ts';
 
 export const BPF_ANY = 0, BPF_NOEXIST = 1, BPF_EXIST = 2;
+const BPF_F_RDONLY_PROG = 1 << 7;
 const ENOENT = 2, E2BIG = 7, EEXIST = 17, EINVAL = 22, EAGAIN = 11;
 
 export type VmMapType = 'array' | 'percpu_array' | 'hash' | 'percpu_hash' | 'lru_hash' | 'lru_percpu_hash' | 'ringbuf' | 'prog_array';
@@ -102,7 +103,9 @@ export class VmMap<K = Scalar, V = Scalar> implements Disposable {
       if (spec.keySize !== 4) throw new VmMapError(spec.name, EINVAL, `array maps have 4-byte keys, not ${spec.keySize}`);
       for (let c = 0; c < this.ncpus; c++) {
         const what = this.ncpus > 1 ? `map '${spec.name}' values (CPU ${c})` : `map '${spec.name}' values`;
-        this.arrays.push(mem.alloc(what, 'map-value', new Uint8Array(this.stride * spec.maxEntries), { stride: this.stride, valueSize: spec.valueSize }));
+        // BPF_F_RDONLY_PROG (.rodata): the program may read, not write
+        const writable = ((spec.flags ?? 0) & BPF_F_RDONLY_PROG) === 0;
+        this.arrays.push(mem.alloc(what, 'map-value', new Uint8Array(this.stride * spec.maxEntries), { stride: this.stride, valueSize: spec.valueSize, writable }));
       }
     }
     if (this.type === 'ringbuf' && (spec.maxEntries & (spec.maxEntries - 1)) !== 0) {

@@ -230,7 +230,13 @@ export class Vm {
     const name = typeof ref === 'string' ? ref : ref.name;
     const have = this.byName.get(name);
     if (have) return have as unknown as VmMap<K, V>;
-    if (typeof ref !== 'string' && isSpecLike(ref)) return this.createMap<K, V>(ref);
+    if (typeof ref !== 'string' && isSpecLike(ref)) {
+      const m = this.createMap<K, V>(ref);
+      // global data (.data, .rodata) from an ELF object: its initial bytes are element 0
+      const contents = (ref as { contents?: unknown }).contents;
+      if (contents instanceof Uint8Array) m.updateRaw(new Uint8Array(4), contents, 0);
+      return m;
+    }
     throw new VmError(`no map '${name}' in this VM: create it with vm.createMap({ name, type, keySize, valueSize, maxEntries })`);
   }
 

@@ -36,7 +36,7 @@ test('run --trace (the frame described, not a file): every instruction with the 
   assert.match(r.stdout, /r0 = 0 \(0x0\)\s+retval 0\s+34 instructions/);
 });
 
-test('run: a faulting program exits 1 naming the instruction, its TS line, address and region; .o is refused clearly', () => {
+test('run: a faulting program exits 1 naming the instruction, its TS line, address and region; a clang-built .o runs', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'tsbpf-vm-'));
   try {
     const mod = path.join(dir, 'bad.ts');
@@ -50,9 +50,12 @@ export const bad = program({ name: 'bad', type: 'sched_cls' }, (b) => {
     const r = cli('run', mod, '--data', frame);
     assert.is(r.status, 1);
     assert.match(r.stdout, /fault: instruction 1 \(.*bad\.ts:4\): load of 8 bytes at 0x2000064: .*packet data\.\.data_end/);
-    const o = cli('run', path.join(dir, 'x.o'));
-    assert.is(o.status, 2);
-    assert.match(o.stderr, /ELF objects are not read yet/);
+    const o = cli('run', 'test/fixtures/elf/mes_pkt.seed.o', '--type', 'sched_cls', '--entry', 'mes_start', '--data', frame, '--json');
+    assert.is(o.status, 0, o.stderr);
+    assert.is(JSON.parse(o.stdout).insns, 37, 'the clang-built object runs too');
+    const two = cli('run', 'test/fixtures/elf/mes_pkt.seed.o', '--type', 'sched_cls');
+    assert.is(two.status, 2);
+    assert.match(two.stderr, /has 2 programs: pick one with --entry NAME\n\s+mes_start\s+section ingress/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
