@@ -5,6 +5,8 @@
  * find. Both carry the instruction index and the TypeScript line that emitted it.
  */
 
+import type { TraceStep } from './trace.ts';
+
 export type FaultKind = 'memory' | 'insn-limit' | 'call-depth' | 'helper' | 'tail-call' | 'invalid';
 
 export interface FaultInfo {
@@ -35,6 +37,8 @@ export class VmFault extends Error {
   readonly write: boolean | undefined;
   readonly region: string | undefined;
   readonly reason: string;
+  /** With run({ trace }), the steps up to and including the faulting one. */
+  trace?: readonly TraceStep[];
   constructor(reason: string, info: FaultInfo) {
     const at = `instruction ${info.index}${info.source ? ` (${info.source})` : ''}`;
     super(`${at}: ${reason}`);

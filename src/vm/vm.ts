@@ -381,7 +381,7 @@ export class Vm {
     } catch (e) {
       if (rec) {
         rec.finish(cur);
-        if (e instanceof VmFault) Object.assign(e, { trace: rec.steps });
+        if (e instanceof VmFault) e.trace = rec.steps;
       }
       throw e;
     } finally {

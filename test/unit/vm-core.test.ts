@@ -384,6 +384,8 @@ test('--trace: each step has the registers it changed, the memory it touched and
   assert.match(t[2]!.source ?? '', /vm-core\.test\.ts:\d+/);
   assert.is(t[3]!.text, 'exit');
   assert.is(r.insns, 4);
+  const f = fault(() => vm.load(raw((b) => { b.mov(r1, 0); b.ldx('u8', r0, r1, 0); b.exit(); }), { type: 'raw' }).run({ trace: true }));
+  assert.equal(f.trace?.map((s) => s.text), ['r1 = 0', 'r0 = *(u8 *)(r1 + 0)'], 'a fault carries the steps up to it');
 });
 
 test('LD_ABS reads big-endian from the packet; out of range ends the program with r0 = 0', () => {
