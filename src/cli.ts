@@ -19,6 +19,7 @@ const groups: Record<string, { about: string; load: () => Promise<{ run: (argv: 
   tc: { about: 'list, attach and detach tc programs (tcx links or cls_bpf filters)', load: () => import('./cli/tc.ts') },
   net: { about: 'XDP, tcx and cls_bpf attachments per device (like bpftool net)', load: () => import('./cli/net.ts') },
   link: { about: 'list, show, detach and pin BPF links (like bpftool link)', load: () => import('./cli/link.ts') },
+  run: { about: 'run a program in the eBPF VM: no root, no kernel; --trace shows every step', load: () => import('./cli/run.ts') },
 };
 
 const usage = `usage: tsbpf <command> [args] [--help]

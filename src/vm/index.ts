@@ -1,0 +1,12 @@
+/**
+ * tsbpf/vm: an eBPF virtual machine in TypeScript. Pure: no FFI, no kernel, runs anywhere.
+ * Map codecs and BPF_ANY/BPF_NOEXIST/BPF_EXIST are the ones tsbpf/syscall exports (a
+ * src/syscall codec fits a VmMap), so the whole library can re-export this module too.
+ */
+export * from './errors.ts';
+export * from './vm.ts';
+export { VmMap, VmMapError, VM_MAP_TYPES, type VmMapSpec, type VmMapType, type TailTarget } from './maps.ts';
+export * from './context.ts';
+export { VM_HELPERS, formatPrintk } from './helpers.ts';
+export { type Access, type Region, STACK_SIZE, MAX_FRAMES } from './memory.ts';
+export { formatStep, type TraceStep, type RegChange } from './trace.ts';
