@@ -28,7 +28,8 @@ import { progInfo } from '../syscall/info.ts';
 import { BpfLink, linkCreate, openLinkById, openPinnedLink, progQuery, type QueryResult } from '../syscall/link.ts';
 import { unpin } from '../syscall/pin.ts';
 import { defaultSys, type Sys } from '../syscall/sys.ts';
-import { AttachError, inNetns, programType, where, type Attachment, type AttachmentInfo, type ProgramLike } from './attachment.ts';
+import { AttachError, inNetns, programType, where, type Attachment, type NetAttachmentInfo, type ProgramLike } from './attachment.ts';
+import { linkOwner, pinNewLink } from './link-attachment.ts';
 
 export type TcHook = 'ingress' | 'egress';
 export type TcMode = 'auto' | 'tcx' | 'cls_bpf';
@@ -75,6 +76,7 @@ export interface TcAttachment extends Attachment {
   readonly link: BpfLink | undefined;
   /** cls_bpf: the filter as the kernel echoed it. */
   readonly filter: Filter | undefined;
+  info(): NetAttachmentInfo;
 }
 
 const ENOENT = 2, EINVAL = 22, EEXIST = 17, ESTALE = 116, ERANGE = 34, EPERM = 1;
@@ -236,13 +238,7 @@ function attachTcx(prog: ProgramLike, dev: string | number, hook: TcHook, opts: 
     link = new BpfLink(fd, sys);
     created = ['tcx link'];
     if (opts.pin !== undefined) {
-      try {
-        link.pin(opts.pin);
-      } catch (e) {
-        link.detach();
-        link.close();
-        throw e;
-      }
+      pinNewLink(link, opts.pin);
       pinnedAt = opts.pin;
     }
   }
@@ -288,49 +284,19 @@ function replaceableLink(r: TcReplace, target: string, sys: Sys): BpfLink {
 }
 
 function tcxHandle(link: BpfLink, s: { dev: string | number; hook: TcHook; ifindex: number; netns: string | undefined; created: string[]; pinnedAt: string | undefined; ownsFd: boolean }): TcAttachment {
-  let pinned = s.pinnedAt;
-  let done = false;
-  const finish = (): void => { done = true; if (s.ownsFd) link.close(); };
-  const h: TcAttachment = {
+  const own = linkOwner(link, { created: s.created, pinnedAt: s.pinnedAt, ownsFd: s.ownsFd, target: `tcx ${s.hook} on ${where(s.dev, s.netns)}`, what: 'tcx' });
+  return {
+    ...own.methods,
     kind: 'tcx', hook: s.hook, ifindex: s.ifindex, netns: s.netns, link, filter: undefined,
-    info(): AttachmentInfo {
+    info(): NetAttachmentInfo {
       const i = link.info();
+      const pinned = own.pinned();
       return {
         kind: 'tcx', dev: s.dev, ifindex: s.ifindex, netns: s.netns, hook: s.hook, progId: i.progId, linkId: i.id,
         ...(pinned ? { pinned } : {}), created: s.created,
       };
     },
-    detach(): void {
-      if (done) return;
-      // LINK_DETACH ends the attachment even when a pin or another fd holds the link.
-      link.detach();
-      if (pinned) unpin(pinned);
-      finish();
-    },
-    pin(path: string): void {
-      link.pin(path);
-      pinned = path;
-    },
-    release(): void {
-      if (done) return;
-      if (!pinned && s.created.length) {
-        throw new AttachError(`tcx ${s.hook} on ${where(s.dev, s.netns)}`, 'an unpinned tcx link ends with its last fd: pin it before release()');
-      }
-      finish();
-    },
-    close(): void {
-      if (done) return;
-      // Ours and unpinned: closing the fd ends it anyway; detach explicitly so it is gone now.
-      // A link whose device went away is already inert: closing must not throw for it.
-      try {
-        if (!pinned && s.created.length) link.detach();
-      } finally {
-        finish();
-      }
-    },
-    [Symbol.dispose]() { h.close(); },
   };
-  return h;
 }
 
 function attachClsBpf(prog: ProgramLike, dev: string | number, hook: TcHook, opts: TcOptions, sys: Sys, target: string): TcAttachment {
