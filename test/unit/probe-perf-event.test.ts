@@ -12,12 +12,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  LINK_CREATE_PERF, LINK_INFO_HEAD, PERF_EVENT_ATTR, PERF_EVENT_IOC_DISABLE, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF,
+  PERF_EVENT_ATTR, PERF_EVENT_IOC_DISABLE, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF,
   PERF_FLAG_FD_CLOEXEC, PERF_TYPE_TRACEPOINT, ProbeError, readPmu,
 } from '../../src/attach/perf-event.ts';
 import { attachUprobe } from '../../src/attach/uprobe.ts';
 import { attachKprobe, kprobesAvailable } from '../../src/attach/kprobe.ts';
 import { attachTracepoint, ensureTracefs } from '../../src/attach/tracepoint.ts';
+import { LINK_CREATE, LINK_INFO, type Field } from '../../src/syscall/attr.ts';
 import { Cmd, attachTypeId } from '../../src/syscall/constants.ts';
 import { Program } from '../../src/syscall/program.ts';
 import type { Sys } from '../../src/syscall/sys.ts';
@@ -90,13 +91,18 @@ const withGcc = c ? test : kernelRequired ? (name: string) => test(name, () => {
 
 withGcc('perf_event_attr, link_create and bpf_link_info sit where the installed headers put them', () => {
   let n = 0;
-  for (const l of [PERF_EVENT_ATTR, LINK_CREATE_PERF, LINK_INFO_HEAD]) {
-    for (const [name, f] of Object.entries(l.fields)) {
-      const want = c!.fields.get(`${l.name}.${name}`);
-      assert.ok(want, `${l.name}.${name} is not in the fixture`);
-      assert.equal({ off: f.off, size: f.size }, want, `${l.name}.${name}`);
-      n++;
-    }
+  // Every perf_event_attr field, and the fields of the syscall layer's link layouts that a
+  // perf_event link writes (linkCreate with bpfCookie) and reads (linkInfo's head).
+  const fields: [string, string, Field][] = [
+    ...Object.entries(PERF_EVENT_ATTR.fields).map(([k, f]): [string, string, Field] => [PERF_EVENT_ATTR.name, k, f]),
+    ...(['prog_fd', 'target_fd', 'attach_type', 'flags', 'bpf_cookie'] as const).map((k): [string, string, Field] => [LINK_CREATE.name, k, LINK_CREATE.fields[k]]),
+    ...(['type', 'id', 'prog_id'] as const).map((k): [string, string, Field] => [LINK_INFO.name, k, LINK_INFO.fields[k]]),
+  ];
+  for (const [layout, name, f] of fields) {
+    const want = c!.fields.get(`${layout}.${name}`);
+    assert.ok(want, `${layout}.${name} is not in the fixture`);
+    assert.equal({ off: f.off, size: f.size }, want, `${layout}.${name}`);
+    n++;
   }
   assert.is(n, c!.fields.size, 'every fixture line is one of our fields');
   assert.is(PERF_EVENT_ATTR.size, c!.enums.get('sizeof(struct perf_event_attr)'));
