@@ -29,7 +29,7 @@ import { BpfLink, linkCreate, openLinkById, openPinnedLink, progQuery, type Quer
 import { unpin } from '../syscall/pin.ts';
 import { defaultSys, type Sys } from '../syscall/sys.ts';
 import { AttachError, inNetns, programType, where, type Attachment, type NetAttachmentInfo, type ProgramLike } from './attachment.ts';
-import { linkOwner, pinNewLink } from './link-attachment.ts';
+import { linkOwner, netlinkOwner, pinNewLink } from './owner.ts';
 
 export type TcHook = 'ingress' | 'egress';
 export type TcMode = 'auto' | 'tcx' | 'cls_bpf';
@@ -329,10 +329,7 @@ function attachClsBpf(prog: ProgramLike, dev: string | number, hook: TcHook, opt
       : e;
   }
   const created = [...(qdisc.created ? ['clsact qdisc'] : []), ...(r === undefined ? ['cls_bpf filter'] : [])];
-  let done = false;
   const remove = (): void => {
-    if (done) return;
-    done = true;
     using s = routeSocket({ netns: opts.netns });
     try {
       detachBpf(s, ifindex, hook, { priority: f.priority, handle: f.handle });
@@ -343,20 +340,16 @@ function attachClsBpf(prog: ProgramLike, dev: string | number, hook: TcHook, opt
     }
     if (qdisc.created) removeQdiscIfEmpty(s, ifindex);
   };
-  const h: TcAttachment = {
+  return {
+    ...netlinkOwner(remove, {
+      created,
+      pinRefusal: () => new AttachError(target, 'a cls_bpf filter is not a bpf object and cannot be pinned: it stays until deleted; use release() to leave it attached'),
+    }),
     kind: 'cls_bpf', hook, ifindex, netns: opts.netns, link: undefined, filter: f,
     info: () => ({
       kind: 'cls_bpf', dev, ifindex, netns: opts.netns, hook, progId: f.bpf?.progId ?? 0, priority: f.priority, handle: f.handle, created,
     }),
-    detach: remove,
-    pin() {
-      throw new AttachError(target, 'a cls_bpf filter is not a bpf object and cannot be pinned: it stays until deleted; use release() to leave it attached');
-    },
-    release() { done = true; },
-    close() { if (created.length) remove(); else done = true; },
-    [Symbol.dispose]() { h.close(); },
   };
-  return h;
 }
 
 /** Delete a clsact qdisc we added, unless filters (ours or others') hang off it now. */

@@ -26,7 +26,7 @@ import { BpfLink, linkCreate, listBpfLinks, openLinkById, openPinnedLink } from 
 import { defaultSys, type Sys } from '../syscall/sys.ts';
 import { pinnedLinkState } from './tc.ts';
 import { AttachError, inNetns, programType, where, type Attachment, type NetAttachmentInfo, type ProgramLike } from './attachment.ts';
-import { linkOwner, pinNewLink, updateOpenedLink } from './link-attachment.ts';
+import { linkOwner, netlinkOwner, pinNewLink, updateOpenedLink } from './owner.ts';
 
 export type XdpAttachMode = 'link' | 'netlink';
 export type { XdpMode };
@@ -155,10 +155,7 @@ function netlinkHandle(prog: ProgramLike, dev: string | number, ifindex: number,
   const ourId = (): number => (progId ??= progInfo(prog.fd, { sys }).id);
   // The id is needed to detach only ours: read it now, while our fd surely is the program's.
   ourId();
-  let done = false;
   const remove = (): void => {
-    if (done) return;
-    done = true;
     using sock = routeSocket({ netns });
     let now: XdpState;
     try {
@@ -174,16 +171,12 @@ function netlinkHandle(prog: ProgramLike, dev: string | number, ifindex: number,
     // fd -1 with the mode it runs in; UPDATE_IF_NOEXIST too, byte for byte what `ip link set dev X xdpgeneric off` sends.
     setXdp(sock, ifindex, -1, { ...(xdpMode ? { mode: xdpMode } : {}) });
   };
-  const h: XdpAttachment = {
+  return {
+    ...netlinkOwner(remove, {
+      created,
+      pinRefusal: () => new AttachError(`XDP on ${where(dev, netns)}`, "a netlink XDP attachment is not a bpf object and cannot be pinned: it stays until detached; use mode 'link' to pin"),
+    }),
     kind: 'xdp_netlink', ifindex, netns, link: undefined,
     info: () => ({ kind: 'xdp_netlink', dev, ifindex, netns, hook: 'xdp', progId: ourId(), ...(xdpMode ? { xdpMode } : {}), created }),
-    detach: remove,
-    pin() {
-      throw new AttachError(`XDP on ${where(dev, netns)}`, "a netlink XDP attachment is not a bpf object and cannot be pinned: it stays until detached; use mode 'link' to pin");
-    },
-    release() { done = true; },
-    close() { if (created.length) remove(); else done = true; },
-    [Symbol.dispose]() { h.close(); },
   };
-  return h;
 }

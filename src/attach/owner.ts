@@ -1,20 +1,26 @@
 /**
- * The owner half of an attachment held by a bpf link on a device (tcx, XDP in link mode): what
- * detach, pin, release and close do is the link's business, whatever the hook. What differs per
- * hook (the handle's kind and info) stays in tc.ts and xdp.ts.
+ * The owner half of an attachment: what detach, pin, release and close do depends on the kernel
+ * object that holds the attachment, not on the hook. What differs per hook (the handle's kind
+ * and info) stays in tc.ts and xdp.ts.
  *
+ * A bpf link (tcx, XDP in link mode):
  *   detach()   LINK_DETACH (ends it at once, pinned or not), remove our pin, close our fd
  *   close()    detach what we created unless a pin keeps it; close our fd
  *   release()  close our fd and leave the link to its pin (refused for an unpinned link we made)
+ * A netlink object (a cls_bpf filter, an XDP program set with IFLA_XDP): no fd holds it, so
+ *   detach()   remove it (the caller's remove(), once)
+ *   close()    detach() if this attach created something, else just stop owning
+ *   release()  stop owning and leave it in place
+ *   pin()      refused: it is not a bpf object
  */
 import type { BpfLink } from '../syscall/link.ts';
 import { unpin } from '../syscall/pin.ts';
 import { AttachError, type Attachment } from './attachment.ts';
 
-export type LinkOwnerMethods = Pick<Attachment, 'detach' | 'pin' | 'release' | 'close' | typeof Symbol.dispose>;
+export type OwnerMethods = Pick<Attachment, 'detach' | 'pin' | 'release' | 'close' | typeof Symbol.dispose>;
 
 export interface LinkOwner {
-  readonly methods: LinkOwnerMethods;
+  readonly methods: OwnerMethods;
   /** The pin path, once pinned (by the attach or by pin()). */
   pinned(): string | undefined;
 }
@@ -68,6 +74,30 @@ export function linkOwner(link: BpfLink, s: LinkOwnerSpec): LinkOwner {
       close,
       [Symbol.dispose]: close,
     },
+  };
+}
+
+/**
+ * The owner of a netlink attachment: remove() deletes what this attach made (and is called at
+ * most once); pinRefusal says why this kind cannot be pinned.
+ */
+export function netlinkOwner(remove: () => void, s: { readonly created: readonly string[]; readonly pinRefusal: () => Error }): OwnerMethods {
+  let done = false;
+  const detach = (): void => {
+    if (done) return;
+    done = true;
+    remove();
+  };
+  const close = (): void => {
+    if (s.created.length) detach();
+    else done = true;
+  };
+  return {
+    detach,
+    pin(): void { throw s.pinRefusal(); },
+    release(): void { done = true; },
+    close,
+    [Symbol.dispose]: close,
   };
 }
 
