@@ -26,9 +26,9 @@ import { AttachFlags, attachTypeId } from '../syscall/constants.ts';
 import { BpfError } from '../syscall/errors.ts';
 import { progInfo } from '../syscall/info.ts';
 import { BpfLink, linkCreate, openLinkById, openPinnedLink, progQuery, type QueryResult } from '../syscall/link.ts';
-import { unpin } from '../syscall/pin.ts';
 import { defaultSys, type Sys } from '../syscall/sys.ts';
 import { AttachError, inNetns, programType, where, type Attachment, type NetAttachmentInfo, type ProgramLike } from './attachment.ts';
+import { pinnedLinkState } from './link.ts';
 import { linkOwner, netlinkOwner, pinNewLink } from './owner.ts';
 
 export type TcHook = 'ingress' | 'egress';
@@ -243,30 +243,6 @@ function attachTcx(prog: ProgramLike, dev: string | number, hook: TcHook, opts: 
     }
   }
   return tcxHandle(link, { dev, hook, ifindex, netns: opts.netns, created, pinnedAt, ownsFd: !isCallersLink(replace) });
-}
-
-/**
- * What is pinned at a path, for a `pin` option: 'absent', 'ours' (a link of this attach type on
- * this ifindex), or 'gone' after removing a pin whose link lost its device (ifindex 0). A live
- * link of another kind is an error: removing its pin would detach it.
- */
-export function pinnedLinkState(pin: string, attachType: string, ifindex: number, target: string, sys: Sys): 'absent' | 'ours' | 'gone' {
-  let link: BpfLink;
-  try {
-    link = openPinnedLink(pin, sys);
-  } catch (e) {
-    if (e instanceof BpfError && e.errno === ENOENT) return 'absent';
-    throw e;
-  }
-  try {
-    const info = link.info();
-    if (info.attachType === attachType && info.ifindex === ifindex) return 'ours';
-    if (info.ifindex === 0) { unpin(pin); return 'gone'; }
-    throw new AttachError(target, `the link pinned at ${pin} is ${info.type} ${info.attachType ?? ''} on ifindex ${info.ifindex}, not ${attachType} on ${ifindex}: ` +
-      'choose another pin path, or detach that link (tsbpf link detach --pinned PATH)');
-  } finally {
-    link.close();
-  }
 }
 
 const isCallersLink = (r: TcReplace | undefined): boolean => r instanceof BpfLink || (r !== undefined && 'link' in r && r.link !== undefined);

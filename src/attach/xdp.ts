@@ -24,7 +24,7 @@ import { BpfError } from '../syscall/errors.ts';
 import { progInfo } from '../syscall/info.ts';
 import { BpfLink, linkCreate, listBpfLinks, openLinkById, openPinnedLink } from '../syscall/link.ts';
 import { defaultSys, type Sys } from '../syscall/sys.ts';
-import { pinnedLinkState } from './tc.ts';
+import { pinnedLinkState } from './link.ts';
 import { AttachError, inNetns, programType, where, type Attachment, type NetAttachmentInfo, type ProgramLike } from './attachment.ts';
 import { linkOwner, netlinkOwner, pinNewLink, updateOpenedLink } from './owner.ts';
 
