@@ -11,7 +11,7 @@
  * attached for its pid, then execs, so the pid (which the kernel filters on) is the command's
  * from its first instruction, and no call is missed. Needs root.
  */
-import { spawn } from 'node:child_process';
+import { spawnHeld } from './held-child.ts';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { json, main, parse, UsageError } from '../src/command.ts';
@@ -81,23 +81,15 @@ export async function countCalls(o: CountOptions): Promise<CountResult> {
   const where = resolveUprobe({ binary, symbol });
   using map = createMap<number, bigint>(callsSpec, { key: u32, value: u64 });
   using prog = loadProgram(callCounter(), { maps: [map] });
-  const child = spawn('/bin/sh', ['-c', 'read _ && exec "$0" "$@"', cmd, ...args], { stdio: ['pipe', o.stdio ?? 'inherit', o.stdio ?? 'inherit'] });
-  const exited = new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => resolve(code));
-  });
+  const held = await spawnHeld(cmd, args, { stdout: o.stdio, stderr: o.stdio });
   try {
-    if (child.pid === undefined) throw new Error(`could not start ${cmd}`);
-    using probe = attachUprobe(prog, { binary: where.path, offset: where.offset, pid: child.pid, retprobe: o.retprobe });
-    child.stdin!.end('\n');
-    const exitCode = await exited;
+    using probe = attachUprobe(prog, { binary: where.path, offset: where.offset, pid: held.pid, retprobe: o.retprobe });
+    held.release();
+    const exitCode = await held.exited;
     void probe;
-    return { binary: where.path, symbol, offset: where.offset, pid: child.pid, command: o.command, exitCode, calls: readCalls(map) };
+    return { binary: where.path, symbol, offset: where.offset, pid: held.pid, command: o.command, exitCode, calls: readCalls(map) };
   } finally {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited.catch(() => {});
-    }
+    await held.kill();
   }
 }
 

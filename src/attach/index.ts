@@ -13,6 +13,8 @@ export * from './tc.ts';
 export * from './xdp.ts';
 export * from './net.ts';
 export * from './link.ts';
+// ELF objects (src/elf) loaded through loadCollection.
+export * from './object.ts';
 // Sockets, perf events, uprobes, tracepoints, kprobes.
 export * from './socket-filter.ts';
 export * from './perf-event.ts';

@@ -26,6 +26,10 @@ commands:
        [--jited]                    the JIT's machine code as hex
   run <id|pinned path> --data FILE|FRAME [--repeat N] [--data-out FILE]
                                     BPF_PROG_TEST_RUN on a packet: retval and duration
+  load OBJ PATH [--type T] [--section S] [--pinmaps DIR]
+                                    load a program from an object file and pin it at PATH
+  loadall OBJ DIR [--type T] [--pinmaps DIR]
+                                    load every program of an object, pinned as DIR/<name>
 
 A program is named by its id, by 'id N', or by a bpffs path ('pinned PATH' or any path).
 
@@ -103,6 +107,7 @@ export async function run(argv: string[]): Promise<number> {
   const c = splitCommand(argv, usage);
   if (typeof c === 'number') return c;
   const { cmd, rest } = c;
+  if (cmd === 'load' || cmd === 'loadall') return (await import('./elf.ts')).runProgLoad(cmd, rest);
   const p = parse(rest, options, usage);
   if (!p) return 0;
   const { values: v, positionals } = p;

@@ -5,7 +5,8 @@
  * checked to leave no fd and no bpf link behind.
  */
 import * as assert from 'uvu/assert';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnHeld } from '../../programs/held-child.ts';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -47,16 +48,15 @@ function counter(opts: Parameters<typeof callCounter>[0] = {}): { map: BpfMap<nu
 
 /** Start `exe N` held at a read; attach(pid) runs before it is released; resolves when it has exited. */
 async function runHeld(exe: string, n: number, attach: (pid: number) => PerfEventAttachment): Promise<void> {
-  const child = spawn('/bin/sh', ['-c', 'read _ && exec "$0" "$@"', exe, String(n)], { stdio: ['pipe', 'ignore', 'inherit'] });
-  const exited = new Promise<number | null>((resolve, reject) => { child.once('error', reject); child.once('exit', resolve); });
+  const held = await spawnHeld(exe, [String(n)], { stdout: 'ignore' });
   let a: PerfEventAttachment | undefined;
   try {
-    a = attach(child.pid!);
-    child.stdin!.end('\n');
-    assert.is(await exited, 0, 'the child ran to the end');
+    a = attach(held.pid);
+    held.release();
+    assert.is(await held.exited, 0, 'the child ran to the end');
   } finally {
     a?.close();
-    if (child.exitCode === null) { child.kill('SIGKILL'); await exited.catch(() => {}); }
+    await held.kill();
   }
 }
 
@@ -91,17 +91,16 @@ s('a uprobe on the executable\'s own function, without a pid filter, and a uretp
 });
 
 s('the tracepoint syscalls/sys_enter_getpid counts the child\'s getpid syscalls (the program filters on its tgid)', async (ctx) => {
-  const child = spawn('/bin/sh', ['-c', 'read _ && exec "$0" "$@"', ctx.exe, '500'], { stdio: ['pipe', 'ignore', 'inherit'] });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const held = await spawnHeld(ctx.exe, ['500'], { stdout: 'ignore' });
   try {
-    using c = counter({ type: 'tracepoint', tgid: child.pid! });
+    using c = counter({ type: 'tracepoint', tgid: held.pid });
     using tp = attachTracepoint(c.prog, 'syscalls', 'sys_enter_getpid');
     assert.is(tp.mode, 'link');
-    child.stdin!.end('\n');
-    assert.is(await exited, 0);
+    held.release();
+    assert.is(await held.exited, 0);
     assert.is(c.map.get(0), 500n);
   } finally {
-    if (child.exitCode === null) { child.kill('SIGKILL'); await exited; }
+    await held.kill();
   }
 });
 
