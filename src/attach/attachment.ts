@@ -1,11 +1,12 @@
 /**
  * What every attach returns: a Disposable owner of one attachment. It remembers what it
- * created (a clsact qdisc, a cls_bpf filter, a link, an XDP program on a device) and removes
- * only that; what it found there already, it leaves alone.
+ * created (a clsact qdisc, a cls_bpf filter, a link, an XDP program on a device, a perf event,
+ * a packet socket) and removes only that; what it found there already, it leaves alone.
  *
  *   detach()          remove what this handle created, now
  *   pin(path)         links only: the attachment outlives the process (close() then keeps it)
- *   release()         stop owning: close fds, leave the attachment in place (links must be pinned)
+ *   release()         stop owning: close fds, leave the attachment in place (links must be pinned;
+ *                     a socket filter or an ioctl-attached probe ends with its fd, so it refuses)
  *   close() / using   detach() unless pinned or released
  */
 import { withNetns } from '../netlink/netns.ts';
@@ -13,11 +14,15 @@ import { progInfo } from '../syscall/info.ts';
 import type { Program } from '../syscall/program.ts';
 import type { Sys } from '../syscall/sys.ts';
 
-export type AttachKind = 'tcx' | 'cls_bpf' | 'xdp_link' | 'xdp_netlink';
+/** Attachments to a network device's hooks. */
+export type NetAttachKind = 'tcx' | 'cls_bpf' | 'xdp_link' | 'xdp_netlink';
+/** A program run at a perf event (perf-event.ts): a probe placed by a PMU, or a tracepoint. */
+export type ProbeAttachKind = 'uprobe' | 'uretprobe' | 'kprobe' | 'kretprobe' | 'tracepoint';
+export type AttachKind = NetAttachKind | ProbeAttachKind | 'socket_filter';
 
-/** What an attachment is, for printing and JSON. */
-export interface AttachmentInfo {
-  readonly kind: AttachKind;
+/** What an attachment to a device's tc or XDP hook is, for printing and JSON. */
+export interface NetAttachmentInfo {
+  readonly kind: NetAttachKind;
   readonly dev: string | number;
   readonly ifindex: number;
   readonly netns: string | undefined;
@@ -36,6 +41,45 @@ export interface AttachmentInfo {
   /** What this handle created and will remove. */
   readonly created: readonly string[];
 }
+
+/** What a uprobe, kprobe or tracepoint attachment is. */
+export interface ProbeAttachmentInfo {
+  readonly kind: ProbeAttachKind;
+  /** 'libc.so.6:getpid', 'syscalls/sys_enter_getpid', 'do_sys_openat2+0x4'. */
+  readonly target: string;
+  /** A bpf link over the perf event, or the older ioctls (which leave no link to name). */
+  readonly mode: 'link' | 'ioctl';
+  /** The link's id (mode 'link', while open). */
+  readonly linkId: number | undefined;
+  /** The program the kernel runs there (mode 'link', while open). */
+  readonly progId: number | undefined;
+  /** The pin path, once pinned. */
+  readonly pinned?: string;
+  /** The same as pinned (the name this info had before it joined AttachmentInfo). */
+  readonly pinnedAt: string | undefined;
+  readonly created: readonly string[];
+}
+
+/** What a socket filter attachment is. */
+export interface SocketFilterAttachmentInfo {
+  readonly kind: 'socket_filter';
+  /** 'veth0 in network namespace 'ns'', 'every interface'. */
+  readonly target: string;
+  readonly netns: string | undefined;
+  /** 0 when bound to every interface. */
+  readonly ifindex: number;
+  /** The program's name. */
+  readonly program: string;
+  /** The program's id, while the socket and the Program are open. */
+  readonly progId: number | undefined;
+  readonly created: readonly string[];
+}
+
+/**
+ * What an attachment is, for printing and JSON; `kind` tells which. Every kind has progId,
+ * created, and (where it can have one) linkId and pinned.
+ */
+export type AttachmentInfo = NetAttachmentInfo | ProbeAttachmentInfo | SocketFilterAttachmentInfo;
 
 export interface Attachment extends Disposable {
   readonly kind: AttachKind;

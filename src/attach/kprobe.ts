@@ -4,21 +4,16 @@
  * kprobe PMU in /sys/bus/event_source/devices, and then this says so before any system call:
  * the same programs run at uprobes (attachUprobe) and tracepoints (attachTracepoint).
  */
-import { cstring } from '../syscall/bpf.ts';
 import type { Program } from '../syscall/program.ts';
-import type { Sys } from '../syscall/sys.ts';
 import {
-  PMU_DIR, ProbeError, attachToPerfEvent, expectProgramType, openPerfEvent, perfEventAttr, readPmu,
-  type PerfAttachMode, type PerfEventAttachment,
+  PMU_DIR, ProbeError, attachToPerfEvent, expectProgramType, openProbeEvent, readPmu,
+  type PerfEventAttachment, type ProbeOptions,
 } from './perf-event.ts';
 
-export interface KprobeOptions {
+export interface KprobeOptions extends ProbeOptions {
   /** Bytes into the function. */
   readonly offset?: number;
   readonly retprobe?: boolean;
-  readonly mode?: PerfAttachMode;
-  readonly cookie?: bigint;
-  readonly sys?: Sys;
   /** Where the PMUs are (tests): default /sys/bus/event_source/devices. */
   readonly pmuDir?: string;
 }
@@ -41,12 +36,6 @@ export function attachKprobe(prog: Program, symbol: string, o: KprobeOptions = {
   if (!/^[A-Za-z_][\w.]*$/.test(symbol)) throw new ProbeError(kind, target, `'${symbol}' is not a kernel symbol name`);
   if (o.offset !== undefined && (!Number.isSafeInteger(o.offset) || o.offset < 0)) throw new ProbeError(kind, target, `offset ${o.offset} is not a non-negative integer`);
   const sys = o.sys ?? prog.sys;
-  const name = cstring(symbol);
-  const attr = perfEventAttr({
-    type: pmu.type, config: o.retprobe ? 1n << BigInt(pmu.retprobeBit) : 0n,
-    config1: sys.addressOf(name), config2: BigInt(o.offset ?? 0),
-  });
-  const fd = openPerfEvent(sys, attr, { pid: -1, cpu: 0 }, kind, target);
-  void name; // referenced until perf_event_open has copied the symbol
+  const fd = openProbeEvent(sys, pmu, { name: symbol, offset: o.offset ?? 0, retprobe: o.retprobe ?? false, pid: -1, cpu: 0 }, kind, target);
   return attachToPerfEvent(prog, fd, kind, target, { mode: o.mode, cookie: o.cookie, sys });
 }

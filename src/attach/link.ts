@@ -1,16 +1,18 @@
 /**
  * Links by id or by pin, for commands that outlive the process that attached: where tsbpf's
- * CLI pins the links it creates (<bpffs>/tsbpf/links/<id>), and detaching a link found later,
- * from another process, by its pin or id (LINK_DETACH ends the attachment at once, whoever
- * else holds the link; then the pin is removed).
+ * CLI pins the links it creates (<bpffs>/tsbpf/links/<id>), what a `pin` option finds pinned
+ * already (tcx and XDP reuse their own link there), and detaching a link found later, from
+ * another process, by its pin or id (LINK_DETACH ends the attachment at once, whoever else
+ * holds the link; then the pin is removed).
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ensureBpffs } from '../syscall/bpffs.ts';
 import { BpfError } from '../syscall/errors.ts';
-import { openLinkById, openPinnedLink, type LinkInfo } from '../syscall/link.ts';
+import { openLinkById, openPinnedLink, type BpfLink, type LinkInfo } from '../syscall/link.ts';
 import { unpin } from '../syscall/pin.ts';
 import { defaultSys, type Sys } from '../syscall/sys.ts';
+import { AttachError } from './attachment.ts';
 
 /** <bpffs>/tsbpf/links: where the CLI pins links so that they outlive it. Created (0700) if missing. */
 export function linkPinDir(): string {
@@ -46,6 +48,30 @@ export function detachLinkById(id: number, sys: Sys = defaultSys): LinkInfo {
     const pin = path.join(ensureBpffs(), 'tsbpf', 'links', String(id));
     if (existsSync(pin)) unpin(pin);
     return info;
+  } finally {
+    link.close();
+  }
+}
+
+/**
+ * What is pinned at a path, for a `pin` option: 'absent', 'ours' (a link of this attach type on
+ * this ifindex), or 'gone' after removing a pin whose link lost its device (ifindex 0). A live
+ * link of another kind is an error: removing its pin would detach it.
+ */
+export function pinnedLinkState(pin: string, attachType: string, ifindex: number, target: string, sys: Sys): 'absent' | 'ours' | 'gone' {
+  let link: BpfLink;
+  try {
+    link = openPinnedLink(pin, sys);
+  } catch (e) {
+    if (e instanceof BpfError && e.code === 'ENOENT') return 'absent';
+    throw e;
+  }
+  try {
+    const info = link.info();
+    if (info.attachType === attachType && info.ifindex === ifindex) return 'ours';
+    if (info.ifindex === 0) { unpin(pin); return 'gone'; }
+    throw new AttachError(target, `the link pinned at ${pin} is ${info.type} ${info.attachType ?? ''} on ifindex ${info.ifindex}, not ${attachType} on ${ifindex}: ` +
+      'choose another pin path, or detach that link (tsbpf link detach --pinned PATH)');
   } finally {
     link.close();
   }

@@ -14,14 +14,18 @@
  *    64 config2  u64   uprobe: file offset; kprobe: offset from the symbol
  *
  * The layout is checked against the installed header by gcc (test/unit/probe-perf-event.test.ts).
+ * The link is the syscall layer's (src/syscall/link.ts: linkCreate with bpfCookie, BpfLink).
  */
 import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 import { Errno, errnoName } from '../errno.ts';
-import { alloc, readU32, write, type Field, type Layout, type Values } from '../syscall/attr.ts';
-import { objGetInfoByFd, objPin } from '../syscall/bpf.ts';
-import { Cmd, attachTypeId } from '../syscall/constants.ts';
+import { alloc, write, type Field, type Layout, type Values } from '../syscall/attr.ts';
+import { cstring } from '../syscall/bpf.ts';
+import { attachTypeId } from '../syscall/constants.ts';
+import { BpfError } from '../syscall/errors.ts';
+import { BpfLink, linkCreate } from '../syscall/link.ts';
 import type { Program } from '../syscall/program.ts';
 import type { Sys } from '../syscall/sys.ts';
+import type { Attachment, ProbeAttachKind, ProbeAttachmentInfo } from './attachment.ts';
 
 const u32 = (off: number): Field => ({ off, size: 4 });
 const u64 = (off: number): Field => ({ off, size: 8 });
@@ -41,21 +45,6 @@ export const PERF_EVENT_ATTR: Layout<
   },
 };
 
-/**
- * union bpf_attr's link_create member, as far as a perf-event link needs it. The attach layer's
- * own BPF_LINK_CREATE (tcx, XDP) may replace this with a shared one; the bytes are the same.
- */
-export const LINK_CREATE_PERF: Layout<'prog_fd' | 'target_fd' | 'attach_type' | 'flags' | 'bpf_cookie'> = {
-  name: 'LINK_CREATE', size: 24,
-  fields: { prog_fd: u32(0), target_fd: u32(4), attach_type: u32(8), flags: u32(12), bpf_cookie: u64(16) },
-};
-
-/** struct bpf_link_info: the head every link type shares. */
-export const LINK_INFO_HEAD: Layout<'type' | 'id' | 'prog_id'> = {
-  name: 'bpf_link_info', size: 16,
-  fields: { type: u32(0), id: u32(4), prog_id: u32(8) },
-};
-
 export const PERF_TYPE_TRACEPOINT = 2;
 export const PERF_FLAG_FD_CLOEXEC = 8;
 /** _IO('$', 0), _IO('$', 1), _IOW('$', 8, __u32) */
@@ -65,7 +54,8 @@ export const PERF_EVENT_IOC_SET_BPF = 0x40042408;
 
 export const PMU_DIR = '/sys/bus/event_source/devices';
 
-export type ProbeKind = 'uprobe' | 'uretprobe' | 'kprobe' | 'kretprobe' | 'tracepoint' | 'socket_filter';
+/** What a ProbeError is about: a perf-event probe, or a socket filter. */
+export type ProbeKind = ProbeAttachKind | 'socket_filter';
 
 /**
  * An attach of a probe or socket filter failed. One line: what, where, why, and what to do.
@@ -157,61 +147,62 @@ export interface PerfAttachOptions {
   readonly cookie?: bigint;
 }
 
-export interface PerfEventInfo {
-  readonly kind: ProbeKind;
-  readonly target: string;
-  readonly mode: 'link' | 'ioctl';
-  /** The bpf link's id (mode 'link'). */
-  readonly linkId: number | undefined;
-  /** The program the kernel runs there. */
-  readonly progId: number | undefined;
-  readonly pinnedAt: string | undefined;
+/** What attachUprobe, attachKprobe and attachTracepoint all take. */
+export interface ProbeOptions extends PerfAttachOptions {
+  readonly sys?: Sys;
 }
+
+/** What a probe attachment is; the Attachment family's ProbeAttachmentInfo. */
+export type PerfEventInfo = ProbeAttachmentInfo;
 
 /**
  * An attached probe: a perf event fd and, in link mode, the bpf link over it. close() (and
  * `using`) gives back our fds, which detaches unless the link was pinned; detach() also removes
  * the pin this handle made; release() lets go of a pinned one. Each is safe to call twice.
+ *
+ * detach() cannot use LINK_DETACH as tcx and XDP do: the kernel's perf_event links do not
+ * implement it (EOPNOTSUPP). Closing our fds and our pin is what ends the attachment.
  */
-export class PerfEventAttachment implements Disposable {
-  readonly kind: ProbeKind;
+export class PerfEventAttachment implements Attachment {
+  readonly kind: ProbeAttachKind;
   readonly target: string;
   readonly mode: 'link' | 'ioctl';
   readonly perfFd: number;
-  readonly linkFd: number | undefined;
+  /** The bpf link over the perf event (mode 'link'). */
+  readonly link: BpfLink | undefined;
   private readonly sys: Sys;
   private pinned: string | undefined;
   private closed = false;
 
-  constructor(o: { kind: ProbeKind; target: string; mode: 'link' | 'ioctl'; perfFd: number; linkFd?: number; sys: Sys }) {
+  constructor(o: { kind: ProbeAttachKind; target: string; mode: 'link' | 'ioctl'; perfFd: number; link?: BpfLink; sys: Sys }) {
     this.kind = o.kind;
     this.target = o.target;
     this.mode = o.mode;
     this.perfFd = o.perfFd;
-    this.linkFd = o.linkFd;
+    this.link = o.link;
     this.sys = o.sys;
   }
 
+  get linkFd(): number | undefined { return this.link?.fd; }
+
   get attached(): boolean { return !this.closed; }
 
-  info(): PerfEventInfo {
-    let linkId: number | undefined, progId: number | undefined;
-    if (!this.closed && this.linkFd !== undefined) {
-      const buf = alloc(LINK_INFO_HEAD, 64);
-      objGetInfoByFd(this.sys, this.linkFd, buf);
-      linkId = readU32(LINK_INFO_HEAD, buf, 'id');
-      progId = readU32(LINK_INFO_HEAD, buf, 'prog_id');
-    }
-    return { kind: this.kind, target: this.target, mode: this.mode, linkId, progId, pinnedAt: this.pinned };
+  info(): ProbeAttachmentInfo {
+    const i = !this.closed ? this.link?.info() : undefined;
+    return {
+      kind: this.kind, target: this.target, mode: this.mode, linkId: i?.id, progId: i?.progId,
+      ...(this.pinned ? { pinned: this.pinned } : {}), pinnedAt: this.pinned,
+      created: this.link ? ['perf event', 'perf_event link'] : ['perf event'],
+    };
   }
 
   /** Pin the link in bpffs: the probe stays attached after this process exits, until the pin is removed. */
   pin(path: string): void {
     if (this.closed) throw new ProbeError(this.kind, this.target, 'the attachment is closed');
-    if (this.linkFd === undefined) {
+    if (!this.link) {
       throw new ProbeError(this.kind, this.target, 'only a bpf link can be pinned, and this one is attached by ioctl', { hint: "attach with { mode: 'link' } (Linux 5.15+)" });
     }
-    objPin(this.sys, this.linkFd, path);
+    this.link.pin(path);
     this.pinned = path;
   }
 
@@ -219,7 +210,7 @@ export class PerfEventAttachment implements Disposable {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.linkFd !== undefined) this.sys.close(this.linkFd);
+    if (this.link) this.link.close();
     else this.sys.ioctl?.(this.perfFd, PERF_EVENT_IOC_DISABLE, 0);
     this.sys.close(this.perfFd);
   }
@@ -252,17 +243,19 @@ export class PerfEventAttachment implements Disposable {
  * Run `prog` at the perf event `perfFd`. Takes ownership of perfFd: on failure it is closed, so
  * the caller never has to clean up after a throw.
  */
-export function attachToPerfEvent(prog: Program, perfFd: number, kind: ProbeKind, target: string, opts: PerfAttachOptions & { sys?: Sys } = {}): PerfEventAttachment {
+export function attachToPerfEvent(prog: Program, perfFd: number, kind: ProbeAttachKind, target: string, opts: PerfAttachOptions & { sys?: Sys } = {}): PerfEventAttachment {
   const sys = opts.sys ?? prog.sys;
   const mode = opts.mode ?? 'auto';
   try {
     if (mode !== 'ioctl') {
-      const a = alloc(LINK_CREATE_PERF);
-      write(LINK_CREATE_PERF, a, { prog_fd: prog.fd, target_fd: perfFd, attach_type: attachTypeId('perf_event'), bpf_cookie: opts.cookie ?? 0n });
-      const r = sys.bpf(Cmd.LINK_CREATE, a);
-      if (r >= 0) return new PerfEventAttachment({ kind, target, mode: 'link', perfFd, linkFd: r, sys });
-      // Before 5.15 a perf event takes no link (EINVAL for the attach type): the ioctls still work.
-      if (mode === 'link' || -r !== Errno.EINVAL) throw linkError(-r, prog, kind, target);
+      try {
+        const fd = linkCreate(sys, { progFd: prog.fd, target: perfFd, attachType: attachTypeId('perf_event'), bpfCookie: opts.cookie ?? 0n });
+        return new PerfEventAttachment({ kind, target, mode: 'link', perfFd, link: new BpfLink(fd, sys), sys });
+      } catch (e) {
+        if (!(e instanceof BpfError)) throw e;
+        // Before 5.15 a perf event takes no link (EINVAL for the attach type): the ioctls still work.
+        if (mode === 'link' || e.errno !== Errno.EINVAL) throw linkError(e.errno, prog, kind, target);
+      }
     }
     if (opts.cookie) throw new ProbeError(kind, target, 'a bpf cookie needs a bpf link', { hint: "use { mode: 'link' } on Linux 5.15+" });
     if (!sys.ioctl) throw new ProbeError(kind, target, 'this Sys has no ioctl');
@@ -277,7 +270,23 @@ export function attachToPerfEvent(prog: Program, perfFd: number, kind: ProbeKind
   }
 }
 
-function linkError(errno: number, prog: Program, kind: ProbeKind, target: string): ProbeError {
+/**
+ * A perf event on a dynamic probe PMU (uprobe, kprobe): config1 points at `name` (the binary's
+ * path, or the kernel symbol), config2 is the offset, and the PMU's retprobe bit of config asks
+ * for a return probe.
+ */
+export function openProbeEvent(sys: Sys, pmu: Pmu, p: { name: string; offset: number; retprobe: boolean; pid: number; cpu: number }, kind: ProbeAttachKind, target: string): number {
+  const name = cstring(p.name);
+  const attr = perfEventAttr({
+    type: pmu.type, config: p.retprobe ? 1n << BigInt(pmu.retprobeBit) : 0n,
+    config1: sys.addressOf(name), config2: BigInt(p.offset),
+  });
+  const fd = openPerfEvent(sys, attr, { pid: p.pid, cpu: p.cpu }, kind, target);
+  void name; // referenced until perf_event_open has copied the string
+  return fd;
+}
+
+function linkError(errno: number, prog: Program, kind: ProbeAttachKind, target: string): ProbeError {
   const want = kind === 'tracepoint' ? 'tracepoint' : 'kprobe';
   const hint = errno === Errno.EINVAL ? `the kernel refused program '${prog.name}' (type ${prog.type}) here: a ${kind} runs ${want}-type programs`
     : errno === Errno.EEXIST ? 'a program is already attached to this perf event'

@@ -24,6 +24,7 @@ import { withNetns } from '../netlink/netns.ts';
 import { withRouteSocket } from '../netlink/socket.ts';
 import type { Program } from '../syscall/program.ts';
 import type { Sys } from '../syscall/sys.ts';
+import type { Attachment, SocketFilterAttachmentInfo } from './attachment.ts';
 import { ProbeError, expectProgramType } from './perf-event.ts';
 
 export const AF_PACKET = 17;
@@ -80,6 +81,10 @@ export interface FramesOptions {
   readonly signal?: AbortSignal;
 }
 
+/** 'veth0 in network namespace 'ns'', or 'every interface'. */
+const describe = (ifname: string | undefined, netns: string | undefined): string =>
+  `${ifname ?? 'every interface'}${netns ? ` in network namespace '${netns}'` : ''}`;
+
 function need<K extends keyof Sys>(sys: Sys, k: K, target: string): NonNullable<Sys[K]> {
   const f = sys[k];
   if (!f) throw new ProbeError('socket_filter', target, `this Sys has no ${String(k)}`);
@@ -102,13 +107,23 @@ const intOpt = (n: number): Uint8Array => {
   return b;
 };
 
-/** A raw socket with a socket filter program on it. close() (or `using`) closes the socket, which detaches the program. */
-export class SocketFilter implements Disposable {
+/**
+ * A raw socket with a socket filter program on it: the attach layer's Attachment for a socket.
+ * The socket is the attachment, so close(), detach() and `using` all close it (which detaches
+ * the program); it is not a bpf object, so pin() and release() refuse.
+ */
+export class SocketFilter implements Attachment {
+  readonly kind = 'socket_filter';
   readonly fd: number;
   /** 0 when bound to every interface. */
   readonly ifindex: number;
   readonly netns: string | undefined;
+  /** The program's name. */
   readonly program: string;
+  /** What was attached where: 'veth0 in network namespace 'ns'', 'every interface'. */
+  readonly target: string;
+  private readonly prog: Pick<Program, 'id'> | undefined;
+  private progId: number | undefined;
   private readonly sys: Sys;
   private readonly buf: Uint8Array;
   private readonly addr = new Uint8Array(new ArrayBuffer(20));
@@ -116,11 +131,13 @@ export class SocketFilter implements Disposable {
   /** Frames read so far. */
   received = 0;
 
-  constructor(o: { fd: number; ifindex: number; netns?: string; program: string; snaplen: number; sys: Sys }) {
+  constructor(o: { fd: number; ifindex: number; netns?: string; program: string; target?: string; prog?: Pick<Program, 'id'>; snaplen: number; sys: Sys }) {
     this.fd = o.fd;
     this.ifindex = o.ifindex;
     this.netns = o.netns;
     this.program = o.program;
+    this.target = o.target ?? describe(o.ifindex ? `interface #${o.ifindex}` : undefined, o.netns);
+    this.prog = o.prog;
     this.sys = o.sys;
     this.buf = new Uint8Array(new ArrayBuffer(o.snaplen));
   }
@@ -167,6 +184,29 @@ export class SocketFilter implements Disposable {
     return out;
   }
 
+  /**
+   * What this is. progId is asked of the kernel once, through the Program, while the socket is
+   * open (a socket does not say which eBPF program filters it).
+   */
+  info(): SocketFilterAttachmentInfo {
+    if (!this.closed && this.progId === undefined && this.prog) this.progId = this.prog.id;
+    return {
+      kind: 'socket_filter', target: this.target, netns: this.netns, ifindex: this.ifindex, program: this.program,
+      progId: this.progId, created: ['packet socket'],
+    };
+  }
+
+  /** A socket is not a bpf object: the filter lives exactly as long as the socket. */
+  pin(_path: string): void {
+    throw new ProbeError('socket_filter', this.target, 'a socket filter is not a bpf object and cannot be pinned: it lives as long as its socket');
+  }
+
+  /** Refused: closing our socket fd is what detaches, so there is nothing to leave in place. */
+  release(): void {
+    if (this.closed) return;
+    throw new ProbeError('socket_filter', this.target, 'releasing would detach it: the filter lives as long as this socket; close() to detach');
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -184,7 +224,7 @@ export class SocketFilter implements Disposable {
  * any failure the socket is closed again and nothing is left.
  */
 export function attachSocketFilter(prog: Program, o: SocketFilterOptions = {}): SocketFilter {
-  const target = `${o.ifname ?? 'every interface'}${o.netns ? ` in network namespace '${o.netns}'` : ''}`;
+  const target = describe(o.ifname, o.netns);
   expectProgramType(prog, 'socket_filter', 'socket_filter', target);
   const sys = o.sys ?? prog.sys;
   const protocol = o.protocol ?? ETH_P_ALL;
@@ -225,7 +265,7 @@ export function attachSocketFilter(prog: Program, o: SocketFilterOptions = {}): 
     }
     r = need(sys, 'bind', target)(fd, sockaddrLl(protocol, ifindex));
     if (r < 0) throw new ProbeError('socket_filter', target, 'bind failed', { errno: -r, hint: -r === Errno.ENODEV ? 'the interface went away' : undefined });
-    return new SocketFilter({ fd, ifindex, netns: o.netns, program: prog.name, snaplen, sys });
+    return new SocketFilter({ fd, ifindex, netns: o.netns, program: prog.name, target, prog, snaplen, sys });
   } catch (e) {
     sys.close(fd);
     throw e;

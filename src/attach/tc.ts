@@ -26,9 +26,10 @@ import { AttachFlags, attachTypeId } from '../syscall/constants.ts';
 import { BpfError } from '../syscall/errors.ts';
 import { progInfo } from '../syscall/info.ts';
 import { BpfLink, linkCreate, openLinkById, openPinnedLink, progQuery, type QueryResult } from '../syscall/link.ts';
-import { unpin } from '../syscall/pin.ts';
 import { defaultSys, type Sys } from '../syscall/sys.ts';
-import { AttachError, inNetns, programType, where, type Attachment, type AttachmentInfo, type ProgramLike } from './attachment.ts';
+import { AttachError, inNetns, programType, where, type Attachment, type NetAttachmentInfo, type ProgramLike } from './attachment.ts';
+import { pinnedLinkState } from './link.ts';
+import { linkOwner, netlinkOwner, pinNewLink } from './owner.ts';
 
 export type TcHook = 'ingress' | 'egress';
 export type TcMode = 'auto' | 'tcx' | 'cls_bpf';
@@ -75,6 +76,7 @@ export interface TcAttachment extends Attachment {
   readonly link: BpfLink | undefined;
   /** cls_bpf: the filter as the kernel echoed it. */
   readonly filter: Filter | undefined;
+  info(): NetAttachmentInfo;
 }
 
 const ENOENT = 2, EINVAL = 22, EEXIST = 17, ESTALE = 116, ERANGE = 34, EPERM = 1;
@@ -236,41 +238,11 @@ function attachTcx(prog: ProgramLike, dev: string | number, hook: TcHook, opts: 
     link = new BpfLink(fd, sys);
     created = ['tcx link'];
     if (opts.pin !== undefined) {
-      try {
-        link.pin(opts.pin);
-      } catch (e) {
-        link.detach();
-        link.close();
-        throw e;
-      }
+      pinNewLink(link, opts.pin);
       pinnedAt = opts.pin;
     }
   }
   return tcxHandle(link, { dev, hook, ifindex, netns: opts.netns, created, pinnedAt, ownsFd: !isCallersLink(replace) });
-}
-
-/**
- * What is pinned at a path, for a `pin` option: 'absent', 'ours' (a link of this attach type on
- * this ifindex), or 'gone' after removing a pin whose link lost its device (ifindex 0). A live
- * link of another kind is an error: removing its pin would detach it.
- */
-export function pinnedLinkState(pin: string, attachType: string, ifindex: number, target: string, sys: Sys): 'absent' | 'ours' | 'gone' {
-  let link: BpfLink;
-  try {
-    link = openPinnedLink(pin, sys);
-  } catch (e) {
-    if (e instanceof BpfError && e.errno === ENOENT) return 'absent';
-    throw e;
-  }
-  try {
-    const info = link.info();
-    if (info.attachType === attachType && info.ifindex === ifindex) return 'ours';
-    if (info.ifindex === 0) { unpin(pin); return 'gone'; }
-    throw new AttachError(target, `the link pinned at ${pin} is ${info.type} ${info.attachType ?? ''} on ifindex ${info.ifindex}, not ${attachType} on ${ifindex}: ` +
-      'choose another pin path, or detach that link (tsbpf link detach --pinned PATH)');
-  } finally {
-    link.close();
-  }
 }
 
 const isCallersLink = (r: TcReplace | undefined): boolean => r instanceof BpfLink || (r !== undefined && 'link' in r && r.link !== undefined);
@@ -288,49 +260,19 @@ function replaceableLink(r: TcReplace, target: string, sys: Sys): BpfLink {
 }
 
 function tcxHandle(link: BpfLink, s: { dev: string | number; hook: TcHook; ifindex: number; netns: string | undefined; created: string[]; pinnedAt: string | undefined; ownsFd: boolean }): TcAttachment {
-  let pinned = s.pinnedAt;
-  let done = false;
-  const finish = (): void => { done = true; if (s.ownsFd) link.close(); };
-  const h: TcAttachment = {
+  const own = linkOwner(link, { created: s.created, pinnedAt: s.pinnedAt, ownsFd: s.ownsFd, target: `tcx ${s.hook} on ${where(s.dev, s.netns)}`, what: 'tcx' });
+  return {
+    ...own.methods,
     kind: 'tcx', hook: s.hook, ifindex: s.ifindex, netns: s.netns, link, filter: undefined,
-    info(): AttachmentInfo {
+    info(): NetAttachmentInfo {
       const i = link.info();
+      const pinned = own.pinned();
       return {
         kind: 'tcx', dev: s.dev, ifindex: s.ifindex, netns: s.netns, hook: s.hook, progId: i.progId, linkId: i.id,
         ...(pinned ? { pinned } : {}), created: s.created,
       };
     },
-    detach(): void {
-      if (done) return;
-      // LINK_DETACH ends the attachment even when a pin or another fd holds the link.
-      link.detach();
-      if (pinned) unpin(pinned);
-      finish();
-    },
-    pin(path: string): void {
-      link.pin(path);
-      pinned = path;
-    },
-    release(): void {
-      if (done) return;
-      if (!pinned && s.created.length) {
-        throw new AttachError(`tcx ${s.hook} on ${where(s.dev, s.netns)}`, 'an unpinned tcx link ends with its last fd: pin it before release()');
-      }
-      finish();
-    },
-    close(): void {
-      if (done) return;
-      // Ours and unpinned: closing the fd ends it anyway; detach explicitly so it is gone now.
-      // A link whose device went away is already inert: closing must not throw for it.
-      try {
-        if (!pinned && s.created.length) link.detach();
-      } finally {
-        finish();
-      }
-    },
-    [Symbol.dispose]() { h.close(); },
   };
-  return h;
 }
 
 function attachClsBpf(prog: ProgramLike, dev: string | number, hook: TcHook, opts: TcOptions, sys: Sys, target: string): TcAttachment {
@@ -363,10 +305,7 @@ function attachClsBpf(prog: ProgramLike, dev: string | number, hook: TcHook, opt
       : e;
   }
   const created = [...(qdisc.created ? ['clsact qdisc'] : []), ...(r === undefined ? ['cls_bpf filter'] : [])];
-  let done = false;
   const remove = (): void => {
-    if (done) return;
-    done = true;
     using s = routeSocket({ netns: opts.netns });
     try {
       detachBpf(s, ifindex, hook, { priority: f.priority, handle: f.handle });
@@ -377,20 +316,16 @@ function attachClsBpf(prog: ProgramLike, dev: string | number, hook: TcHook, opt
     }
     if (qdisc.created) removeQdiscIfEmpty(s, ifindex);
   };
-  const h: TcAttachment = {
+  return {
+    ...netlinkOwner(remove, {
+      created,
+      pinRefusal: () => new AttachError(target, 'a cls_bpf filter is not a bpf object and cannot be pinned: it stays until deleted; use release() to leave it attached'),
+    }),
     kind: 'cls_bpf', hook, ifindex, netns: opts.netns, link: undefined, filter: f,
     info: () => ({
       kind: 'cls_bpf', dev, ifindex, netns: opts.netns, hook, progId: f.bpf?.progId ?? 0, priority: f.priority, handle: f.handle, created,
     }),
-    detach: remove,
-    pin() {
-      throw new AttachError(target, 'a cls_bpf filter is not a bpf object and cannot be pinned: it stays until deleted; use release() to leave it attached');
-    },
-    release() { done = true; },
-    close() { if (created.length) remove(); else done = true; },
-    [Symbol.dispose]() { h.close(); },
   };
-  return h;
 }
 
 /** Delete a clsact qdisc we added, unless filters (ours or others') hang off it now. */

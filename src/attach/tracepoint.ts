@@ -13,7 +13,7 @@ import type { Program } from '../syscall/program.ts';
 import { defaultSys, type Sys } from '../syscall/sys.ts';
 import {
   PERF_TYPE_TRACEPOINT, ProbeError, attachToPerfEvent, expectProgramType, openPerfEvent, perfEventAttr,
-  type PerfAttachMode, type PerfEventAttachment,
+  type PerfEventAttachment, type ProbeOptions,
 } from './perf-event.ts';
 
 export const TRACEFS_DEFAULT = '/sys/kernel/tracing';
@@ -71,10 +71,7 @@ export function tracepointId(category: string, name: string, tracefs = ensureTra
   return id;
 }
 
-export interface TracepointOptions {
-  readonly mode?: PerfAttachMode;
-  readonly cookie?: bigint;
-  readonly sys?: Sys;
+export interface TracepointOptions extends ProbeOptions {
   /** tracefs mount point; found or mounted when absent. */
   readonly tracefs?: string;
 }

@@ -10,16 +10,14 @@
  */
 import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { cstring } from '../syscall/bpf.ts';
 import type { Program } from '../syscall/program.ts';
-import type { Sys } from '../syscall/sys.ts';
 import { ElfSymbolError, findFunction, readElfSymbols } from './elf-symbols.ts';
 import {
-  PMU_DIR, ProbeError, attachToPerfEvent, expectProgramType, openPerfEvent, perfEventAttr, readPmu,
-  type PerfAttachMode, type PerfEventAttachment,
+  PMU_DIR, ProbeError, attachToPerfEvent, expectProgramType, openProbeEvent, readPmu,
+  type PerfEventAttachment, type ProbeOptions,
 } from './perf-event.ts';
 
-export interface UprobeOptions {
+export interface UprobeOptions extends ProbeOptions {
   /** A path, or a name looked up in the process's maps (with pid), PATH, then the library directories: 'libc', 'libc.so.6', 'python3'. */
   readonly binary: string;
   /** The function to probe, by its name in .symtab or .dynsym. */
@@ -30,9 +28,6 @@ export interface UprobeOptions {
   readonly pid?: number;
   /** Run at the function's return (r0 is its return value in ctx). */
   readonly retprobe?: boolean;
-  readonly mode?: PerfAttachMode;
-  readonly cookie?: bigint;
-  readonly sys?: Sys;
   /** Where the PMUs are (tests): default /sys/bus/event_source/devices. */
   readonly pmuDir?: string;
 }
@@ -135,13 +130,7 @@ export function attachUprobe(prog: Program, o: UprobeOptions): PerfEventAttachme
   const pmu = readPmu('uprobe', o.pmuDir ?? PMU_DIR);
   if (!pmu) throw new ProbeError(kind, target, 'this kernel has no uprobe PMU (CONFIG_UPROBE_EVENTS is off, or Linux < 4.17)');
   const sys = o.sys ?? prog.sys;
-  const file = cstring(t.path);
-  const attr = perfEventAttr({
-    type: pmu.type, config: o.retprobe ? 1n << BigInt(pmu.retprobeBit) : 0n,
-    config1: sys.addressOf(file), config2: BigInt(t.offset),
-  });
   // pid -1 needs a cpu; the program runs on every cpu anyway (it hangs off the probe, not the event).
-  const fd = openPerfEvent(sys, attr, { pid: o.pid ?? -1, cpu: o.pid === undefined ? 0 : -1 }, kind, target);
-  void file; // referenced until perf_event_open has copied the path
+  const fd = openProbeEvent(sys, pmu, { name: t.path, offset: t.offset, retprobe: o.retprobe ?? false, pid: o.pid ?? -1, cpu: o.pid === undefined ? 0 : -1 }, kind, target);
   return attachToPerfEvent(prog, fd, kind, target, { mode: o.mode, cookie: o.cookie, sys });
 }

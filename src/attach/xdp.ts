@@ -23,10 +23,10 @@ import { attachTypeId } from '../syscall/constants.ts';
 import { BpfError } from '../syscall/errors.ts';
 import { progInfo } from '../syscall/info.ts';
 import { BpfLink, linkCreate, listBpfLinks, openLinkById, openPinnedLink } from '../syscall/link.ts';
-import { unpin } from '../syscall/pin.ts';
 import { defaultSys, type Sys } from '../syscall/sys.ts';
-import { pinnedLinkState } from './tc.ts';
-import { AttachError, inNetns, programType, where, type Attachment, type AttachmentInfo, type ProgramLike } from './attachment.ts';
+import { pinnedLinkState } from './link.ts';
+import { AttachError, inNetns, programType, where, type Attachment, type NetAttachmentInfo, type ProgramLike } from './attachment.ts';
+import { linkOwner, netlinkOwner, pinNewLink, updateOpenedLink } from './owner.ts';
 
 export type XdpAttachMode = 'link' | 'netlink';
 export type { XdpMode };
@@ -52,6 +52,7 @@ export interface XdpAttachment extends Attachment {
   readonly ifindex: number;
   readonly netns: string | undefined;
   readonly link: BpfLink | undefined;
+  info(): NetAttachmentInfo;
 }
 
 const EBUSY = 16, EEXIST = 17, EPERM = 1, EINVAL = 22;
@@ -102,13 +103,7 @@ export function attachXdp(prog: ProgramLike, dev: string | number, opts: XdpOpti
   }
 
   if (opts.pin !== undefined && pinnedLinkState(opts.pin, 'xdp', ifindex, target, sys) === 'ours') {
-    const link = openPinnedLink(opts.pin, sys);
-    try {
-      link.update(prog.fd);
-    } catch (u) {
-      link.close();
-      throw u;
-    }
+    const link = updateOpenedLink(openPinnedLink(opts.pin, sys), prog.fd);
     return linkHandle(link, dev, ifindex, opts.flags, opts.netns, [], opts.pin);
   }
   const flags = opts.flags ? XDP_MODE_FLAG[opts.flags] : 0;
@@ -125,13 +120,7 @@ export function attachXdp(prog: ProgramLike, dev: string | number, opts: XdpOpti
         throw new AttachError(target, `${dev}'s XDP program (id ${now.progId}) was attached over netlink, and a link cannot take it over: ` +
           "replace it with mode 'netlink', or detach it first (tsbpf xdp detach)", 'EBUSY');
       }
-      const link = openLinkById(linkId, sys);
-      try {
-        link.update(prog.fd);
-      } catch (u) {
-        link.close();
-        throw u;
-      }
+      const link = updateOpenedLink(openLinkById(linkId, sys), prog.fd);
       return linkHandle(link, dev, ifindex, opts.flags ?? modeOf(now), opts.netns, []);
     }
     if (e.errno === EPERM) throw new AttachError(target, `attaching ${target} needs root (CAP_NET_ADMIN and CAP_BPF): ${e.code}`, e.code);
@@ -139,56 +128,26 @@ export function attachXdp(prog: ProgramLike, dev: string | number, opts: XdpOpti
     throw new AttachError(target, `attaching ${target} failed: ${e.message}`, e.code);
   }
   const link = new BpfLink(fd, sys);
-  if (opts.pin !== undefined) {
-    try {
-      link.pin(opts.pin);
-    } catch (e) {
-      link.detach();
-      link.close();
-      throw e;
-    }
-  }
+  if (opts.pin !== undefined) pinNewLink(link, opts.pin);
   return linkHandle(link, dev, ifindex, opts.flags, opts.netns, ['xdp link'], opts.pin);
 }
 
 const modeOf = (s: XdpState): XdpMode | undefined => (s.attached === 'skb' || s.attached === 'drv' || s.attached === 'hw' ? s.attached : undefined);
 
 function linkHandle(link: BpfLink, dev: string | number, ifindex: number, xdpMode: XdpMode | undefined, netns: string | undefined, created: string[], pinnedAt?: string): XdpAttachment {
-  let pinned = pinnedAt;
-  let done = false;
-  const finish = (): void => { done = true; link.close(); };
-  const h: XdpAttachment = {
+  const own = linkOwner(link, { created, pinnedAt, ownsFd: true, target: `XDP on ${where(dev, netns)}`, what: 'XDP' });
+  return {
+    ...own.methods,
     kind: 'xdp_link', ifindex, netns, link,
-    info(): AttachmentInfo {
+    info(): NetAttachmentInfo {
       const i = link.info();
+      const pinned = own.pinned();
       return {
         kind: 'xdp_link', dev, ifindex, netns, hook: 'xdp', progId: i.progId, linkId: i.id,
         ...(xdpMode ? { xdpMode } : {}), ...(pinned ? { pinned } : {}), created,
       };
     },
-    detach() {
-      if (done) return;
-      link.detach();
-      if (pinned) unpin(pinned);
-      finish();
-    },
-    pin(path: string) { link.pin(path); pinned = path; },
-    release() {
-      if (done) return;
-      if (!pinned && created.length) throw new AttachError(`XDP on ${where(dev, netns)}`, 'an unpinned XDP link ends with its last fd: pin it before release()');
-      finish();
-    },
-    close() {
-      if (done) return;
-      try {
-        if (!pinned && created.length) link.detach();
-      } finally {
-        finish();
-      }
-    },
-    [Symbol.dispose]() { h.close(); },
   };
-  return h;
 }
 
 function netlinkHandle(prog: ProgramLike, dev: string | number, ifindex: number, xdpMode: XdpMode | undefined, netns: string | undefined, sys: Sys, created: string[]): XdpAttachment {
@@ -196,10 +155,7 @@ function netlinkHandle(prog: ProgramLike, dev: string | number, ifindex: number,
   const ourId = (): number => (progId ??= progInfo(prog.fd, { sys }).id);
   // The id is needed to detach only ours: read it now, while our fd surely is the program's.
   ourId();
-  let done = false;
   const remove = (): void => {
-    if (done) return;
-    done = true;
     using sock = routeSocket({ netns });
     let now: XdpState;
     try {
@@ -215,16 +171,12 @@ function netlinkHandle(prog: ProgramLike, dev: string | number, ifindex: number,
     // fd -1 with the mode it runs in; UPDATE_IF_NOEXIST too, byte for byte what `ip link set dev X xdpgeneric off` sends.
     setXdp(sock, ifindex, -1, { ...(xdpMode ? { mode: xdpMode } : {}) });
   };
-  const h: XdpAttachment = {
+  return {
+    ...netlinkOwner(remove, {
+      created,
+      pinRefusal: () => new AttachError(`XDP on ${where(dev, netns)}`, "a netlink XDP attachment is not a bpf object and cannot be pinned: it stays until detached; use mode 'link' to pin"),
+    }),
     kind: 'xdp_netlink', ifindex, netns, link: undefined,
     info: () => ({ kind: 'xdp_netlink', dev, ifindex, netns, hook: 'xdp', progId: ourId(), ...(xdpMode ? { xdpMode } : {}), created }),
-    detach: remove,
-    pin() {
-      throw new AttachError(`XDP on ${where(dev, netns)}`, "a netlink XDP attachment is not a bpf object and cannot be pinned: it stays until detached; use mode 'link' to pin");
-    },
-    release() { done = true; },
-    close() { if (created.length) remove(); else done = true; },
-    [Symbol.dispose]() { h.close(); },
   };
-  return h;
 }

@@ -7,17 +7,19 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  LINK_CREATE_PERF, LINK_INFO_HEAD, PERF_EVENT_ATTR, PERF_EVENT_IOC_DISABLE, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF,
+  PERF_EVENT_ATTR, PERF_EVENT_IOC_DISABLE, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF,
   PERF_FLAG_FD_CLOEXEC, PERF_TYPE_TRACEPOINT, ProbeError, readPmu,
 } from '../../src/attach/perf-event.ts';
+import type { Attachment } from '../../src/attach/attachment.ts';
 import { attachUprobe } from '../../src/attach/uprobe.ts';
 import { attachKprobe, kprobesAvailable } from '../../src/attach/kprobe.ts';
 import { attachTracepoint, ensureTracefs } from '../../src/attach/tracepoint.ts';
+import { LINK_CREATE, LINK_INFO, type Field } from '../../src/syscall/attr.ts';
 import { Cmd, attachTypeId } from '../../src/syscall/constants.ts';
 import { Program } from '../../src/syscall/program.ts';
 import type { Sys } from '../../src/syscall/sys.ts';
@@ -25,13 +27,23 @@ import { kernelRequired } from '../support/kernel.ts';
 
 type Call = { readonly name: string; readonly args: readonly unknown[] };
 
-/** A Sys that records every call; perf_event_open gives fd 50, LINK_CREATE 60, unless told otherwise. */
+/**
+ * A Sys that records every call; perf_event_open gives fd 50, LINK_CREATE 60, unless told
+ * otherwise. OBJ_GET_INFO_BY_FD describes a perf_event link (type 7) with id 77 running prog 99.
+ */
 function fakeSys(o: { perf?: number; link?: number; ioctl?: (req: number) => number } = {}) {
   const calls: Call[] = [];
   const memory = new Map<bigint, Uint8Array>();
   let next = 0x10000n;
   const sys: Sys = {
-    bpf(cmd, attr) { calls.push({ name: 'bpf', args: [cmd, attr.slice()] }); return cmd === Cmd.LINK_CREATE ? (o.link ?? 60) : 0; },
+    bpf(cmd, attr) {
+      calls.push({ name: 'bpf', args: [cmd, attr.slice()] });
+      if (cmd === Cmd.OBJ_GET_INFO_BY_FD) {
+        const info = new DataView(memory.get(u64(attr, 8))!.buffer);
+        info.setUint32(0, 7, true); info.setUint32(4, 77, true); info.setUint32(8, 99, true);
+      }
+      return cmd === Cmd.LINK_CREATE ? (o.link ?? 60) : 0;
+    },
     addressOf(b) { const a = next; next += 0x1000n; memory.set(a, b); return a; },
     close(fd) { calls.push({ name: 'close', args: [fd] }); return 0; },
     perfEventOpen(attr, pid, cpu, group, flags) {
@@ -90,13 +102,18 @@ const withGcc = c ? test : kernelRequired ? (name: string) => test(name, () => {
 
 withGcc('perf_event_attr, link_create and bpf_link_info sit where the installed headers put them', () => {
   let n = 0;
-  for (const l of [PERF_EVENT_ATTR, LINK_CREATE_PERF, LINK_INFO_HEAD]) {
-    for (const [name, f] of Object.entries(l.fields)) {
-      const want = c!.fields.get(`${l.name}.${name}`);
-      assert.ok(want, `${l.name}.${name} is not in the fixture`);
-      assert.equal({ off: f.off, size: f.size }, want, `${l.name}.${name}`);
-      n++;
-    }
+  // Every perf_event_attr field, and the fields of the syscall layer's link layouts that a
+  // perf_event link writes (linkCreate with bpfCookie) and reads (linkInfo's head).
+  const fields: [string, string, Field][] = [
+    ...Object.entries(PERF_EVENT_ATTR.fields).map(([k, f]): [string, string, Field] => [PERF_EVENT_ATTR.name, k, f]),
+    ...(['prog_fd', 'target_fd', 'attach_type', 'flags', 'bpf_cookie'] as const).map((k): [string, string, Field] => [LINK_CREATE.name, k, LINK_CREATE.fields[k]]),
+    ...(['type', 'id', 'prog_id'] as const).map((k): [string, string, Field] => [LINK_INFO.name, k, LINK_INFO.fields[k]]),
+  ];
+  for (const [layout, name, f] of fields) {
+    const want = c!.fields.get(`${layout}.${name}`);
+    assert.ok(want, `${layout}.${name} is not in the fixture`);
+    assert.equal({ off: f.off, size: f.size }, want, `${layout}.${name}`);
+    n++;
   }
   assert.is(n, c!.fields.size, 'every fixture line is one of our fields');
   assert.is(PERF_EVENT_ATTR.size, c!.enums.get('sizeof(struct perf_event_attr)'));
@@ -218,6 +235,42 @@ test('perf_event_open failures name the errno and the fix', () => {
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a probe is an Attachment: kind, info() with its link and what it created, pin, release, detach', () => {
+  const dir = pmus(false);
+  const pins = mkdtempSync(path.join(tmpdir(), 'tsbpf-pins-'));
+  try {
+    const { sys, calls } = fakeSys();
+    const a = attachUprobe(prog(sys), { binary: process.execPath, offset: 16, pmuDir: dir, sys });
+    const family: Attachment = a;
+    assert.is(family.kind, 'uprobe');
+    const info = a.info();
+    assert.equal(info, {
+      kind: 'uprobe', target: `${process.execPath}:0x10`, mode: 'link', linkId: 77, progId: 99, pinnedAt: undefined,
+      created: ['perf event', 'perf_event link'],
+    });
+    assert.throws(() => a.release(), /releasing would detach it: pin it first/);
+    const pin = path.join(pins, 'up');
+    a.pin(pin);
+    assert.equal(calls.filter((x) => x.name === 'bpf').map((x) => x.args[0]), [Cmd.LINK_CREATE, Cmd.OBJ_GET_INFO_BY_FD, Cmd.OBJ_PIN]);
+    assert.equal([a.info().pinned, a.info().pinnedAt], [pin, pin]);
+    a.release();
+    assert.equal(calls.slice(-2).map((x) => [x.name, ...x.args]), [['close', 60], ['close', 50]], 'release closes our fds');
+    const after = a.info();
+    assert.equal([after.linkId, after.progId], [undefined, undefined], 'a closed handle asks the kernel nothing');
+    writeFileSync(pin, ''); // the fake OBJ_PIN made no file: stand in for the kernel's
+    a.detach();
+    assert.not.ok(existsSync(pin), 'detach removes the pin this handle made');
+
+    const t = fakeSys({ link: -22 });
+    const tp = attachUprobe(prog(t.sys), { binary: process.execPath, offset: 16, retprobe: true, pmuDir: dir, sys: t.sys });
+    assert.equal([tp.kind, tp.info().created, tp.info().linkId], ['uretprobe', ['perf event'], undefined], 'ioctl mode: no link');
+    tp.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(pins, { recursive: true, force: true });
   }
 });
 

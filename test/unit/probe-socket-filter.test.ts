@@ -9,7 +9,10 @@ import * as assert from 'uvu/assert';
 import {
   AF_PACKET, ETH_P_ALL, MSG_DONTWAIT, MSG_TRUNC, SOL_SOCKET, SO_ATTACH_BPF, attachSocketFilter, sockaddrLl,
 } from '../../src/attach/socket-filter.ts';
+import type { Attachment } from '../../src/attach/attachment.ts';
 import { ProbeError } from '../../src/attach/perf-event.ts';
+import { PROG_INFO } from '../../src/syscall/attr.ts';
+import { Cmd } from '../../src/syscall/constants.ts';
 import { Program } from '../../src/syscall/program.ts';
 import type { Sys } from '../../src/syscall/sys.ts';
 import { disassemble } from '../../src/asm/index.ts';
@@ -74,6 +77,28 @@ test('a failure after the socket exists closes it; a wrong program type opens no
   assert.throws(() => attachSocketFilter(prog(denied.sys), { sys: denied.sys }), /socket\(AF_PACKET, SOCK_RAW\) failed \(EPERM\): raw packet sockets need root/);
   assert.is(calls.length, 0);
   assert.equal(denied.calls.map((c) => c[0]), ['socket']);
+});
+
+test('a socket filter is an Attachment: kind, info(), and pin/release refused (the socket is the attachment)', () => {
+  const f = fakeSys();
+  // The Program asks OBJ_GET_INFO_BY_FD for its id: the fake kernel says 42.
+  let info: Uint8Array | undefined;
+  const sys: Sys = {
+    ...f.sys,
+    addressOf: (b) => { info = b; return 0x1000n; },
+    bpf: (cmd) => { if (cmd === Cmd.OBJ_GET_INFO_BY_FD) new DataView(info!.buffer).setUint32(PROG_INFO.fields.id.off, 42, true); return 0; },
+  };
+  const s = attachSocketFilter(prog(sys), { sys });
+  const family: Attachment = s;
+  assert.is(family.kind, 'socket_filter');
+  assert.equal(s.info(), { kind: 'socket_filter', target: 'every interface', netns: undefined, ifindex: 0, program: 'udp_port', progId: 42, created: ['packet socket'] });
+  assert.throws(() => s.pin('/sys/fs/bpf/x'), (e: Error) => e instanceof ProbeError && /cannot attach socket_filter every interface: a socket filter is not a bpf object and cannot be pinned/.test(e.message));
+  assert.throws(() => s.release(), /releasing would detach it: the filter lives as long as this socket; close\(\) to detach/);
+  assert.equal(f.calls.map((c) => c[0]), ['socket', 'setsockopt', 'bind'], 'refusals touch nothing');
+  s.detach();
+  assert.equal(f.calls.at(-1), ['close', 30]);
+  s.release();
+  assert.is(f.calls.length, 4, 'released or detached again: nothing more');
 });
 
 test('frames() drains what is queued without waiting, waits off-thread when empty, and stops at count or timeout', async () => {
