@@ -4,7 +4,8 @@
  * subprocess: maps and programs go through src/syscall, qdiscs and filters through
  * src/netlink.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   BpfError, createMap, ensureBpffs, onBpffs, findBpffs, loadProgram, openPinnedMap, tcGlobals, unpin,
@@ -15,9 +16,11 @@ import {
   isNetlinkError, type Hook, type RouteSocket,
 } from '../../src/netlink/index.ts';
 import { maps, mesEnd, mesStart } from './probe.ts';
-import { DEFAULT_CAPACITY, mesEndV2, mesStartV2, v2Maps } from './probe-v2.ts';
-import { computeStats, type Stats } from './stats.ts';
+import { DEFAULT_CAPACITY, configBytes, mesEndV2, mesStartV2, v2Maps } from './probe-v2.ts';
+import { DEFAULT_MAX_LATENCY_NS, computeStats, partition, summarize, type Stats } from './stats.ts';
 import { readV2, resetV2 } from './reader-v2.ts';
+import { DEFAULT_PORTS, defaultMatch, describe, type Match, type Proto } from './match.ts';
+import { signalPoint } from './signals.ts';
 import type { ProgramSpec } from '../../src/asm/index.ts';
 
 /** Filter names mark our filters, so detach and a second attach find them and nothing else. */
@@ -27,7 +30,7 @@ export const DEFAULT_PRIORITY = 49152; // what `tc filter add` picks for the fir
 export interface Where {
   /** Directory holding the pins; default tc's /sys/fs/bpf/tc/globals. */
   readonly pinDir?: string;
-  /** Network namespace the devices live in. */
+  /** Network namespace the devices live in (detach and show find it in the state). */
   readonly netns?: string;
 }
 
@@ -45,61 +48,151 @@ export interface Probe {
   readonly programs: readonly [ProgramSpec, ProgramSpec];
 }
 
-export function probe(mode: Mode = 'v2', capacity = DEFAULT_CAPACITY): Probe {
+export function probe(mode: Mode = 'v2', capacity = DEFAULT_CAPACITY, match: Match = 'seq'): Probe {
   if (mode === 'tutorial') return { mode, maps: [maps.start, maps.end, maps.cnt], programs: [mesStart, mesEnd] };
   if (mode !== 'v2') throw new Error(`unknown mode '${mode}': use ${MODES.join(' or ')}`);
   const m = v2Maps(capacity);
-  return { mode, maps: [m.ctl, m.seen, m.pairs], programs: [mesStartV2(m), mesEndV2(m)] };
+  return { mode, maps: [m.ctl, m.seen, m.pairs, m.cfg], programs: [mesStartV2(m, { match }), mesEndV2(m, { match })] };
 }
 
 /** The pins either mode may have left: detach removes them all. */
 const ALL_PIN_NAMES = [...new Set([...probe('tutorial').maps, ...Object.values(v2Maps(16))].map((m) => m.name))];
 
+/** A path with `..`, `.` and symlinks resolved, for a directory that may not exist yet. */
+export function canonicalDir(dir: string): string {
+  let head = path.resolve(dir);
+  const rest: string[] = [];
+  while (!existsSync(head)) {
+    const up = path.dirname(head);
+    if (up === head) break;
+    rest.unshift(path.basename(head));
+    head = up;
+  }
+  try { head = realpathSync(head); } catch { /* unreadable: keep the resolved path */ }
+  return path.join(head, ...rest);
+}
+
 /**
- * Where the pins live: tc's globals directory by default. bpffs is mounted at /sys/fs/bpf
- * first if nobody has (as tc does), so a given --pin-dir under it works on a fresh machine too.
+ * Where the pins live: tc's globals directory by default, as its realpath (so `a/../b` and `b`
+ * are one probe). bpffs is mounted at /sys/fs/bpf first if nobody has (as tc does), so a
+ * --pin-dir under it works on a fresh machine too.
  */
 export function pinDirOf(w: Where): string {
   let bpffs: string;
   try {
     bpffs = ensureBpffs();
-    if (w.pinDir === undefined) return tcGlobals(bpffs);
+    if (w.pinDir === undefined) return canonicalDir(tcGlobals(bpffs));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EPERM' || /EPERM|EACCES/.test((e as Error).message)) {
-      throw new Error(`${(e as Error).message}\nmes_pkt needs root (CAP_BPF and CAP_NET_ADMIN, and CAP_SYS_ADMIN to mount bpffs): run it with sudo`);
+      throw new Error(`${(e as Error).message}\nmes_pkt needs root (or CAP_BPF + CAP_NET_ADMIN, and CAP_SYS_ADMIN to mount bpffs): run it with sudo`);
     }
     throw e;
   }
-  if (!onBpffs(w.pinDir)) throw new Error(`--pin-dir ${w.pinDir} is not on a bpf filesystem (bpffs is mounted at ${findBpffs().join(', ')}): choose a directory under ${bpffs}`);
-  return w.pinDir;
+  const dir = canonicalDir(w.pinDir);
+  if (!onBpffs(dir)) throw new Error(`--pin-dir ${w.pinDir} is not on a bpf filesystem (bpffs is mounted at ${findBpffs().join(', ')}): choose a directory under ${bpffs}`);
+  return dir;
 }
 
 const pinPath = (dir: string, m: { name: string }): string => path.join(dir, m.name);
 
-/** Where attach records which clsact qdiscs it created (bpffs holds only BPF objects). */
-function stateFile(dir: string): string {
-  return path.join('/run/tsbpf', `mes_pkt${dir.replace(/[^A-Za-z0-9]+/g, '_')}.json`);
+/**
+ * The state of one probe, kept in /run/tsbpf (bpffs holds only BPF objects), keyed by the
+ * realpath of its pin dir: where it is attached (namespace, devices, hooks), how, with which
+ * programs, which qdiscs it created. detach and show read it; a second pin dir's attach reads
+ * every state to refuse a device another probe owns.
+ */
+export const STATE_DIR = '/run/tsbpf';
+export interface HookState {
+  readonly dev: string;
+  readonly hook: Hook;
+  readonly method: 'cls_bpf' | 'tcx';
+  readonly progId: number;
+  readonly priority?: number;
+  readonly handle?: number;
+  readonly linkId?: number;
 }
-interface State {
-  readonly createdQdiscs: { netns?: string; dev: string }[];
-  readonly devs: { netns?: string; ingress: string; egress: string };
-  readonly mode?: Mode;
+export interface State {
+  readonly version: 2;
+  readonly pinDir: string;
+  readonly netns?: string;
+  readonly devs: { readonly ingress: string; readonly egress: string };
+  readonly hooks: readonly HookState[];
+  readonly createdQdiscs: readonly string[];
+  readonly mode: Mode;
+  readonly match?: Match;
+  readonly proto?: Proto;
+  readonly ports?: readonly number[];
+  readonly measured?: string;
+  readonly pid: number;
+  readonly time: string;
 }
-function readState(dir: string): State | undefined {
-  try { return JSON.parse(readFileSync(stateFile(dir), 'utf8')) as State; } catch { return undefined; }
+
+export function stateFile(dir: string): string {
+  return path.join(STATE_DIR, `mes_pkt-${createHash('sha256').update(dir).digest('hex').slice(0, 16)}.json`);
 }
-function writeState(dir: string, s: State): void {
-  mkdirSync('/run/tsbpf', { recursive: true, mode: 0o700 });
-  writeFileSync(stateFile(dir), JSON.stringify(s));
+export function readState(dir: string): State | undefined {
+  try {
+    const s = JSON.parse(readFileSync(stateFile(dir), 'utf8')) as State;
+    return s.version === 2 && s.pinDir === dir ? s : undefined;
+  } catch { return undefined; }
+}
+function writeState(s: State): void {
+  mkdirSync(STATE_DIR, { recursive: true, mode: 0o700 });
+  writeFileSync(stateFile(s.pinDir), JSON.stringify(s, null, 1));
+}
+/** Every probe's state on this machine whose pins still exist (a state without pins is stale). */
+export function allStates(): State[] {
+  let names: string[];
+  try { names = readdirSync(STATE_DIR).filter((n) => /^mes_pkt-[0-9a-f]+\.json$/.test(n)); } catch { return []; }
+  const out: State[] = [];
+  for (const n of names) {
+    try {
+      const s = JSON.parse(readFileSync(path.join(STATE_DIR, n), 'utf8')) as State;
+      if (s.version !== 2) continue;
+      if (!ALL_PIN_NAMES.some((p) => existsSync(path.join(s.pinDir, p)))) continue;
+      out.push(s);
+    } catch { /* unreadable or half-written: not an owner */ }
+  }
+  return out;
+}
+
+/** A device already owned by another probe (another pin dir): nothing was changed. */
+export class OwnedError extends Error {
+  override name = 'OwnedError';
+  constructor(readonly dev: string, readonly owner: State) {
+    const ns = owner.netns ? ` --netns ${owner.netns}` : '';
+    super(`${dev}${owner.netns ? ` (netns ${owner.netns})` : ''} is already probed by the mes_pkt whose pins are in ${owner.pinDir} ` +
+      `(attached by pid ${owner.pid} at ${owner.time}): detach it first with 'mes_pkt detach --pin-dir ${owner.pinDir}${ns}', or use that --pin-dir`);
+  }
+}
+
+/** A mes_pkt filter on the device that no state here accounts for: nothing was changed. */
+export class ForeignFilterError extends Error {
+  override name = 'ForeignFilterError';
+  constructor(readonly dev: string, readonly hook: Hook, readonly progId: number | undefined, netns?: string) {
+    const ns = netns ? ` --netns ${netns}` : '';
+    super(`${dev} ${hook} already has a mes_pkt filter (prog id ${progId ?? '?'}) that no probe state claims ` +
+      `(left by another machine's run, or its state in ${STATE_DIR} was removed): remove it with 'mes_pkt detach ${dev}${ns}' and attach again`);
+  }
 }
 
 export interface AttachResult {
   readonly mode: Mode;
   readonly pinDir: string;
   readonly maps: { name: string; path: string; created: boolean }[];
-  readonly programs: { name: string; id: number; hook: Hook; dev: string; replaced: boolean }[];
+  readonly programs: { name: string; id: number; hook: Hook; dev: string; replaced: boolean; method: 'cls_bpf' | 'tcx' }[];
   readonly qdiscsCreated: string[];
+  readonly match?: Match;
+  readonly measured: string;
+}
+
+export interface AttachOptions extends Where {
+  readonly mode?: Mode;
+  readonly capacity?: number;
+  readonly match?: Match;
+  readonly ports?: readonly number[];
+  readonly proto?: Proto;
 }
 
 /**
@@ -116,19 +209,60 @@ export function openProbeMap(dir: string, spec: MapSpec, readonly: boolean): Bpf
   }
 }
 
+/** Refuse, before touching anything, a device another pin dir's probe owns. */
+function checkOwnership(dir: string, devs: readonly string[], netns: string | undefined): void {
+  for (const s of allStates()) {
+    if (s.pinDir === dir || s.netns !== netns) continue;
+    const theirs = new Set([s.devs.ingress, s.devs.egress]);
+    const hit = devs.find((d) => theirs.has(d));
+    if (hit) throw new OwnedError(hit, s);
+  }
+}
+
 /**
- * Create (or reuse) the pinned maps, load both entries, ensure clsact on each device and attach
- * mes_start on ingress and mes_end on egress. A second attach replaces our filters in place.
+ * Create (or reuse) the pinned maps, write the config, load both entries, ensure clsact on each
+ * device and attach mes_start on ingress and mes_end on egress. A second attach from the same
+ * pin dir replaces our filters in place; a device another pin dir's probe owns is refused.
  * On any failure, everything this call created is removed again before the error propagates.
  */
-export function attach(ingressDev: string, egressDev: string = ingressDev, w: Where & { mode?: Mode; capacity?: number } = {}): AttachResult {
-  const kind = probe(w.mode, w.capacity);
+export function attach(ingressDev: string, egressDev: string = ingressDev, w: AttachOptions = {}): AttachResult {
+  const mode = w.mode ?? 'v2';
+  const match = w.match ?? defaultMatch(ingressDev, egressDev);
+  const ports = w.ports ?? DEFAULT_PORTS;
+  const proto = w.proto ?? 'udp';
+  if (mode === 'tutorial' && (proto !== 'udp' || ports.length !== 1 || ports[0] !== 5001 || (w.match && w.match !== 'seq'))) {
+    throw new RangeError('--mode tutorial is the tutorial\'s program: UDP to 5001, paired by index; --port, --proto and --match need --mode v2');
+  }
+  const kind = probe(mode, w.capacity, match);
   const dir = pinDirOf(w);
+  const devs = [...new Set([ingressDev, egressDev])];
+  checkOwnership(dir, devs, w.netns);
+  const prior = readState(dir);
+  if (prior && (prior.netns !== w.netns || prior.devs.ingress !== ingressDev || prior.devs.egress !== egressDev)) {
+    const ns = prior.netns ? ` --netns ${prior.netns}` : '';
+    throw new Error(`the probe pinned in ${dir} is attached to ${prior.devs.ingress} → ${prior.devs.egress}${prior.netns ? ` in netns ${prior.netns}` : ''}: ` +
+      `detach it first ('mes_pkt detach --pin-dir ${dir}${ns}'), or use another --pin-dir`);
+  }
+  const measured = mode === 'tutorial'
+    ? `${ingressDev} ingress → ${egressDev} egress${w.netns ? ` (netns ${w.netns})` : ''}: the tutorial's pairing: the i-th UDP :5001 packet at ingress with the i-th at egress`
+    : describe({ ingressDev, egressDev, match, ports, proto, netns: w.netns });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const undo: (() => void)[] = [];
   const opened: { close(): void }[] = [];
   let sock: RouteSocket | undefined;
   try {
+    // the namespace and the devices first: a typo fails before anything is created
+    sock = routeSocket({ netns: w.netns });
+    const ourIds = new Set(prior?.hooks.map((h) => h.progId) ?? []);
+    const plan: [Hook, string][] = [['ingress', ingressDev], ['egress', egressDev]];
+    const existing = new Map<Hook, { priority: number; handle: number }>();
+    for (const [hook, dev] of plan) {
+      for (const f of listFilters(sock, dev, hook).filter((x) => x.bpf?.name === FILTER_NAMES[hook])) {
+        if (f.bpf?.progId === undefined || !ourIds.has(f.bpf.progId)) throw new ForeignFilterError(dev, hook, f.bpf?.progId, w.netns);
+        existing.set(hook, { priority: f.priority, handle: f.handle });
+      }
+    }
+
     const live: Record<string, BpfMap<number, number | bigint>> = {};
     const mapReport: AttachResult['maps'] = [];
     for (const spec of kind.maps) {
@@ -139,50 +273,62 @@ export function attach(ingressDev: string, egressDev: string = ingressDev, w: Wh
         m = openProbeMap(dir, spec, false);
       } else {
         m = createMap<number, number | bigint>(spec);
+        opened.push(m);
         m.pin(p);
         created = true;
         undo.push(() => unpin(p));
       }
-      opened.push(m);
+      if (!created) opened.push(m);
       live[spec.name] = m;
       mapReport.push({ name: spec.name, path: p, created });
     }
+    if (mode === 'v2') {
+      const view = live.mes2_cfg!.mmap();
+      try { view.bytes.set(configBytes({ proto, ports, match })); } finally { view.close(); }
+    }
+    signalPoint('attach:maps');
     const progs: Program[] = [];
     for (const spec of kind.programs) {
       const p = loadProgram(spec, { maps: live });
       opened.push(p);
       progs.push(p);
     }
+    signalPoint('attach:programs');
 
-    sock = routeSocket({ netns: w.netns });
     const qdiscsCreated: string[] = [];
-    const prior = readState(dir);
-    const createdQdiscs = (prior?.createdQdiscs ?? []).filter((q) => q.netns === w.netns);
-    for (const dev of new Set([ingressDev, egressDev])) {
+    for (const dev of devs) {
       const r = ensureClsact(sock, dev);
       if (r.created) {
         qdiscsCreated.push(dev);
-        createdQdiscs.push({ netns: w.netns, dev });
         const s = sock;
         undo.push(() => deleteClsact(s, dev));
       }
     }
+    signalPoint('attach:qdisc');
     const report: AttachResult['programs'] = [];
-    const plan: [Hook, string, Program][] = [['ingress', ingressDev, progs[0]!], ['egress', egressDev, progs[1]!]];
-    for (const [hook, dev, prog] of plan) {
+    const hooks: HookState[] = [];
+    for (const [i, [hook, dev]] of plan.entries()) {
+      const prog = progs[i]!;
       const name = FILTER_NAMES[hook];
-      const existing = listFilters(sock, dev, hook).find((f) => f.bpf?.name === name);
-      if (existing) {
-        replaceBpf(sock, dev, hook, { fd: prog.fd, name, priority: existing.priority, handle: existing.handle });
+      const was = existing.get(hook);
+      let f;
+      if (was) {
+        f = replaceBpf(sock, dev, hook, { fd: prog.fd, name, priority: was.priority, handle: was.handle });
       } else {
-        attachBpf(sock, dev, hook, { fd: prog.fd, name, priority: DEFAULT_PRIORITY });
+        f = attachBpf(sock, dev, hook, { fd: prog.fd, name, priority: DEFAULT_PRIORITY });
         const s = sock;
         undo.push(() => detachBpf(s, dev, hook, { name }));
       }
-      report.push({ name: prog.name, id: prog.id, hook, dev, replaced: existing !== undefined });
+      report.push({ name: prog.name, id: prog.id, hook, dev, replaced: was !== undefined, method: 'cls_bpf' });
+      hooks.push({ dev, hook, method: 'cls_bpf', progId: prog.id, priority: f.priority, handle: f.handle });
+      signalPoint(`attach:${hook}`);
     }
-    writeState(dir, { createdQdiscs: [...(prior?.createdQdiscs ?? []).filter((q) => q.netns !== w.netns), ...createdQdiscs], devs: { netns: w.netns, ingress: ingressDev, egress: egressDev }, mode: kind.mode });
-    return { mode: kind.mode, pinDir: dir, maps: mapReport, programs: report, qdiscsCreated };
+    writeState({
+      version: 2, pinDir: dir, netns: w.netns, devs: { ingress: ingressDev, egress: egressDev }, hooks,
+      createdQdiscs: [...new Set([...(prior?.createdQdiscs ?? []), ...qdiscsCreated])],
+      mode, match: mode === 'v2' ? match : undefined, proto, ports: [...ports], measured, pid: process.pid, time: new Date().toISOString(),
+    });
+    return { mode, pinDir: dir, maps: mapReport, programs: report, qdiscsCreated, match: mode === 'v2' ? match : undefined, measured };
   } catch (e) {
     for (const u of undo.reverse()) {
       try { u(); } catch { /* best effort: the original error is what the user needs */ }
@@ -202,41 +348,56 @@ export interface DetachResult {
   readonly notes: string[];
 }
 
-/** Our filters off both hooks of dev, then its clsact qdisc if attach created it and nothing else uses it. */
-function detachDevice(sock: RouteSocket, dev: string, ours: boolean, out: DetachResult): void {
+/**
+ * Our filters off both hooks of dev (those with our prog ids when the state knows them, else
+ * by name), then its clsact qdisc if attach created it and nothing else uses it.
+ */
+function detachDevice(sock: RouteSocket, dev: string, state: State | undefined, out: DetachResult): void {
+  const ids = state ? new Set(state.hooks.filter((h) => h.dev === dev).map((h) => h.progId)) : undefined;
   for (const hook of ['ingress', 'egress'] as const) {
-    const n = detachBpf(sock, dev, hook, { name: FILTER_NAMES[hook] });
-    if (n) out.filters.push(`${dev} ${hook} ${FILTER_NAMES[hook]}`);
+    for (const f of listFilters(sock, dev, hook).filter((x) => x.bpf?.name === FILTER_NAMES[hook])) {
+      if (ids && !(f.bpf?.progId !== undefined && ids.has(f.bpf.progId))) {
+        out.notes.push(`kept ${dev} ${hook} ${FILTER_NAMES[hook]} (prog id ${f.bpf?.progId}): not this probe's`);
+        continue;
+      }
+      detachBpf(sock, dev, hook, { priority: f.priority, handle: f.handle });
+      out.filters.push(`${dev} ${hook} ${FILTER_NAMES[hook]}`);
+    }
   }
   if (!getClsact(sock, dev)) return;
+  const ours = state?.createdQdiscs.includes(dev) ?? false;
   const others = listFilters(sock, dev).length;
   if (ours && others === 0) { deleteClsact(sock, dev); out.qdiscs.push(`${dev} clsact`); }
   else if (ours) out.notes.push(`kept clsact on ${dev}: ${others} other filter(s) use it`);
-  else out.notes.push(`kept clsact on ${dev}: mes_pkt did not create it`);
+  else if (state) out.notes.push(`kept clsact on ${dev}: mes_pkt did not create it`);
 }
 
 /**
- * Remove our filters (by name) from the devices, the clsact qdiscs attach created where no
- * other filter uses them, and the pins. Safe to run when nothing is attached.
+ * Remove our filters from the devices, the clsact qdiscs attach created where no other filter
+ * uses them, and the pins. The namespace and the devices come from the state attach wrote
+ * (named devices and --netns override it). Safe to run when nothing is attached.
  */
 export function detach(devs: readonly string[] = [], w: Where = {}): DetachResult {
   const dir = pinDirOf(w);
   const state = readState(dir);
-  const targets = devs.length ? [...devs] : state && state.devs.netns === w.netns ? [...new Set([state.devs.ingress, state.devs.egress])] : [];
+  const netns = w.netns ?? state?.netns;
+  const targets = devs.length ? [...devs] : state ? [...new Set([state.devs.ingress, state.devs.egress])] : [];
+  // a device named by hand is detached by filter name; the recorded ones by our prog ids
+  const useState = state && state.netns === netns && targets.every((d) => d === state.devs.ingress || d === state.devs.egress) ? state : undefined;
   const out: DetachResult = { filters: [], qdiscs: [], pins: [], notes: [] };
   if (targets.length) {
     let sock: RouteSocket | undefined;
     try {
-      sock = routeSocket({ netns: w.netns });
+      sock = routeSocket({ netns });
     } catch (e) {
       // the namespace is gone, and its devices, filters and qdiscs with it: still remove the pins
       if (!(isNetlinkError(e) && e.code === 'ENOENT')) throw e;
-      out.notes.push(`network namespace '${w.netns}' is gone, and its filters with it`);
+      out.notes.push(`network namespace '${netns}' is gone, and its filters with it`);
     }
     try {
       for (const dev of sock ? targets : []) {
         try {
-          detachDevice(sock!, dev, state?.createdQdiscs.some((q) => q.dev === dev && q.netns === w.netns) ?? false, out);
+          detachDevice(sock!, dev, useState, out);
         } catch (e) {
           if (!(isNetlinkError(e) && e.code === 'ENODEV')) throw e;
           out.notes.push(`${dev} is gone, and its filters with it`);
@@ -249,11 +410,7 @@ export function detach(devs: readonly string[] = [], w: Where = {}): DetachResul
     out.notes.push('no devices recorded by attach; name them to remove filters (detach <dev>...)');
   }
   for (const name of ALL_PIN_NAMES) if (unpin(path.join(dir, name))) out.pins.push(path.join(dir, name));
-  if (state) {
-    const left = state.createdQdiscs.filter((q) => !(q.netns === w.netns && targets.includes(q.dev)));
-    rmSync(stateFile(dir), { force: true });
-    if (left.length) writeState(dir, { ...state, createdQdiscs: left });
-  }
+  rmSync(stateFile(dir), { force: true });
   return out;
 }
 
@@ -282,17 +439,41 @@ function openTutorial(dir: string, readonly: boolean): { start: BpfMap<number, b
   return { start: got[0] as BpfMap<number, bigint>, end: got[1] as BpfMap<number, bigint>, cnt: got[2] as BpfMap<number, number> };
 }
 
+/** The tutorial mode's guard rails: its 512 slots, and index pairing after a loss. */
+export function tutorialWarnings(s: Stats): string[] {
+  const w: string[] = [];
+  const slots = maps.start.maxEntries;
+  if (s.start_count >= slots || s.end_count >= slots) {
+    w.push(`the tutorial's ${slots} slots are full: packets after the ${slots}th were not recorded (reset to record again, or attach with --mode v2, which has no such limit)`);
+  }
+  if (s.start_count !== s.end_count) {
+    w.push(`start and end counts differ by ${Math.abs(s.start_count - s.end_count)}: after the first packet lost between the hooks, index pairing drifted ` +
+      `and later pairs join different packets (--mode v2 pairs by identity)`);
+  }
+  if ((s.end_before_start ?? 0) > 0) w.push(`${s.end_before_start} pair(s) ended before they started: index pairing drifted; they are left out of the figures`);
+  if ((s.over_max ?? 0) > 0) w.push(`${s.over_max} pair(s) above --max-latency are counted apart and left out of the figures: most likely two different packets paired by index`);
+  return w;
+}
+
 /** Read the pins read-only and compute the reader's figures (for the mode that is pinned). */
-export function show(w: Where & { mode?: Mode } = {}): Stats {
+export function show(w: Where & { mode?: Mode; maxLatencyNs?: bigint } = {}): Stats {
   const dir = pinDirOf(w);
   const mode = w.mode ?? pinnedMode(dir);
-  if (mode === 'v2') return readV2(dir).stats;
+  const measured = readState(dir)?.measured;
+  if (mode === 'v2') {
+    const s = readV2(dir, { maxLatencyNs: w.maxLatencyNs }).stats;
+    return measured ? { ...s, measured } : s;
+  }
   const m = openTutorial(dir, true);
   try {
     const startCount = m.cnt.get(0) ?? 0, endCount = m.cnt.get(1) ?? 0;
     const starts = m.start.batchRead().map(([, v]) => v);
     const ends = m.end.batchRead().map(([, v]) => v);
-    return { mode, ...computeStats(starts, ends, Math.min(startCount, maps.start.maxEntries), Math.min(endCount, maps.end.maxEntries)) };
+    const all = computeStats(starts, ends, Math.min(startCount, maps.start.maxEntries), Math.min(endCount, maps.end.maxEntries));
+    const max = w.maxLatencyNs ?? DEFAULT_MAX_LATENCY_NS;
+    const { ok, early, over } = partition(all.samples, max);
+    const base: Stats = { mode, ...summarize(ok, startCount, endCount), end_before_start: early, over_max: over, max_latency_ns: max, ...(measured ? { measured } : {}) };
+    return { ...base, warnings: tutorialWarnings(base) };
   } finally {
     m.start.close(); m.end.close(); m.cnt.close();
   }

@@ -13,6 +13,7 @@ import { disassemble, formatInstruction, type ListingOptions } from '../asm/disa
 import { dv } from './attr.ts';
 import { BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, LogLevel, attachTypeId, progTypeId } from './constants.ts';
 import { objGet, objPin, progLoad, progTestRun } from './bpf.ts';
+import { BpfError, VerifierError } from './errors.ts';
 import { progFdById, progInfo, type ProgInfo } from './info.ts';
 import { isLiveMap, type BpfMap } from './map.ts';
 import { defaultSys, expectKind, type Sys } from './sys.ts';
@@ -235,13 +236,22 @@ export function loadProgram(spec: ProgramSpec, opts: LoadOptions = {}): Program 
   const sourceAt: (string | undefined)[] = [];
   for (const i of insns) for (let s = 0; s < slots(i); s++) sourceAt.push(i.source);
   const level = (opts.logLevel ?? 0) | (opts.logStats ? LogLevel.STATS : 0);
-  const r = progLoad(sys, {
+  const load = (logLevel: number) => progLoad(sys, {
     type: progTypeId(spec.type), insns: bytes, license: spec.license, name: spec.name,
     expectedAttachType: spec.expectedAttachType ? attachTypeId(spec.expectedAttachType) : 0,
     kernVersion: opts.kernelVersion ?? (spec.type === 'kprobe' ? kernelVersionCode() : 0),
-    flags: opts.flags, ifindex: opts.ifindex, logLevel: level, logSize: opts.logSize,
+    flags: opts.flags, ifindex: opts.ifindex, logLevel, logSize: opts.logSize,
     sourceAt: (i) => sourceAt[i],
   });
+  let r;
+  try {
+    r = load(level);
+  } catch (e) {
+    // Any rejection without a log (ENOTSUPP, E2BIG, EPERM…): load once more with a log, so the
+    // user sees the verifier's words when it has any; otherwise the first error stands.
+    if (!(e instanceof BpfError) || e instanceof VerifierError || level !== 0) throw e;
+    try { r = load(1); } catch (again) { throw again instanceof VerifierError ? again : e; }
+  }
   return new Program(r.fd, { name: spec.name, type: spec.type, spec, verifierLog: r.log, sys });
 }
 
