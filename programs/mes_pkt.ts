@@ -251,7 +251,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
       process.once('SIGINT', onSig);
       process.once('SIGTERM', onSig);
       const lines = a.values.json || a.values.jsonl;
-      const d = (v: bigint | null) => formatDuration(v).replace(' ', '');
+      const d = (v: bigint | null) => formatDuration(v);
       try {
         await watchV2(dir, (t) => {
           if (lines) process.stdout.write(JSON.stringify(t, (_k, v) => (typeof v === 'bigint' ? Number(v) : v)) + '\n');

@@ -21,6 +21,7 @@ import {
   program, r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, TC_ACT_OK, skb, ETH_HLEN, IPV4_HLEN, ETH_P_IP, htons,
   type Builder, type ProgramSpec,
 } from '../../src/asm/index.ts';
+import { possibleCpus } from '../../src/syscall/cpus.ts';
 import { MATCH_CODE, PROTO_NUMBER, type Match, type Proto } from './match.ts';
 
 const MMAPABLE = 1 << 10; // BPF_F_MMAPABLE
@@ -43,7 +44,13 @@ export const SEEN = { size: 16, ts: 0, id: 8, matched: 12 } as const;
  */
 export const PAIR = { size: 64, shift: 6, start: 0, end: 8, id: 16, seq: 20, addrs: 24, ports: 32 } as const;
 
-/** The control block: the pair ring's head and tail, the counters, the histogram and its sum. */
+/**
+ * The control block: the pair ring's head and tail and the rare-path counters (atomic), then
+ * one block per possible CPU with the histogram and its sum. Those two are written on every
+ * pair, so each CPU writes its own with plain stores: a tc program runs with bottom halves off,
+ * so nothing else on that CPU runs it meanwhile, and no lock prefix is paid. Readers add the
+ * blocks up.
+ */
 export const CTL = {
   head: 0, // pairs claimed by mes_end (atomic fetch-add): every matched end
   tail: 8, // pairs consumed by `watch` (written by user space)
@@ -52,11 +59,17 @@ export const CTL = {
   overwritten: 32, // starts overwritten in the seen table before any end matched them
   dupStart: 40, // of those, the ones overwritten by the same identity: seen twice before its end
   endBeforeStart: 48, // ends stamped before the start they matched (an identity reused concurrently)
-  sum: 56, // sum of every histogram latency, ns
-  hist: 64, // HIST_BUCKETS u64: bucket b counts latencies in (2^b, 2^(b+1)] ns; 31 is "over 2^31 ns"
-  size: 64 + 32 * 8,
+  percpu: 64, // PCPU.size bytes per possible CPU
+} as const;
+export const PCPU = {
+  sum: 0, // sum of this CPU's histogram latencies, ns
+  hist: 8, // HIST_BUCKETS u64: bucket b counts latencies in (2^b, 2^(b+1)] ns; 31 is "over 2^31 ns"
+  size: 320, // 8 + 32 * 8, rounded up to whole cache lines
 } as const;
 export const HIST_BUCKETS = 32;
+/** The control block's size for a number of CPUs, and the number of CPUs a size holds. */
+export const ctlSize = (cpus: number): number => CTL.percpu + cpus * PCPU.size;
+export const ctlCpus = (size: number): number => (size - CTL.percpu) / PCPU.size;
 
 /** The config block, written by attach (and `config`) and read by both programs on every packet. */
 export const CFG = {
@@ -76,10 +89,10 @@ export interface V2Maps {
   readonly cfg: OneEntry<'mes2_cfg'>;
 }
 
-export function v2Maps(capacity = DEFAULT_CAPACITY): V2Maps {
+export function v2Maps(capacity = DEFAULT_CAPACITY, cpus = possibleCpus()): V2Maps {
   checkCapacity(capacity);
   return {
-    ctl: { name: 'mes2_ctl', type: 'array', keySize: 4, valueSize: CTL.size, maxEntries: 1, flags: MMAPABLE },
+    ctl: { name: 'mes2_ctl', type: 'array', keySize: 4, valueSize: ctlSize(cpus), maxEntries: 1, flags: MMAPABLE },
     seen: { name: 'mes2_seen', type: 'array', keySize: 4, valueSize: SEEN_SLOTS * SEEN.size, maxEntries: 1, flags: MMAPABLE },
     pairs: { name: 'mes2_pairs', type: 'array', keySize: 4, valueSize: capacity * PAIR.size, maxEntries: 1, flags: MMAPABLE },
     cfg: { name: 'mes2_cfg', type: 'array', keySize: 4, valueSize: CFG.size, maxEntries: 1, flags: MMAPABLE },
@@ -123,7 +136,17 @@ export function readConfig(b: Uint8Array): { proto: Proto | null; ports: number[
  */
 export const PARTS = ['check', 'clock', 'identity', 'seen', 'ring', 'all'] as const;
 export type Part = (typeof PARTS)[number];
-export interface BuildOptions { readonly match?: Match; readonly upTo?: Part }
+export interface BuildOptions {
+  readonly match?: Match;
+  readonly upTo?: Part;
+  /**
+   * Benchmark and concurrency test only: each entry leaves the seen slot as its own next run
+   * expects (mes_end stores matched 0 where it stores 1, mes_start 1 where it stores 0), so
+   * BPF_PROG_TEST_RUN's repeat of one frame takes the common recording path on every run.
+   * Same instructions, same cost.
+   */
+  readonly loop?: boolean;
+}
 const has = (o: BuildOptions, p: Part) => PARTS.indexOf(o.upTo ?? 'all') >= PARTS.indexOf(p);
 
 const HASH_K = 0x9e3779b1 | 0; // golden-ratio multiplier, sign-extended to 64 bits: still odd
@@ -256,7 +279,7 @@ export function mesStartV2(maps: V2Maps, o: BuildOptions = {}): ProgramSpec {
       b.atomic('add', 'u64', r1, CTL.dupStart, r3).comment('the same identity again before its end');
       b.label('write');
       b.stx('u32', r7, SEEN.id, r6);
-      b.st('u32', r7, SEEN.matched, 0);
+      b.st('u32', r7, SEEN.matched, o.loop ? 1 : 0);
       b.stx('u64', r7, SEEN.ts, r0).comment('written last: a non-zero ts marks the entry complete');
     }
     pass(b);
@@ -278,7 +301,7 @@ export function mesEndV2(maps: V2Maps, o: BuildOptions = {}): ProgramSpec {
       b.jeq(r8, 0, 'unmatched');
       b.ldx('u32', r2, r7, SEEN.matched);
       b.jne(r2, 0, 'unmatched').comment('its start is matched already');
-      b.st('u32', r7, SEEN.matched, 1);
+      b.st('u32', r7, SEEN.matched, o.loop ? 0 : 1);
       b.ldMapValue(r1, maps.ctl, 0);
       b.jlt(r0, r8, 'early').comment('end before start: the identity was reused meanwhile');
     }
@@ -308,10 +331,20 @@ export function mesEndV2(maps: V2Maps, o: BuildOptions = {}): ProgramSpec {
       b.stx('u32', r3, PAIR.seq, r4).comment('published');
     }
     if (has(o, 'all')) {
+      const cpus = ctlCpus(maps.ctl.valueSize);
       b.sub(r0, r8);
-      b.atomic('add', 'u64', r1, CTL.sum, r0).comment('sum += latency');
+      b.mov(r8, r0).comment('r8 = latency');
+      b.call('get_smp_processor_id').comment('inlined by the verifier: a per-CPU load');
+      b.jge(r0, cpus, 'pass').comment('never: a bound for the verifier');
+      b.mul(r0, PCPU.size);
+      b.ldMapValue(r1, maps.ctl, CTL.percpu);
+      b.add(r1, r0).comment("this CPU's block");
+      b.ldx('u64', r2, r1, PCPU.sum);
+      b.add(r2, r8);
+      b.stx('u64', r1, PCPU.sum, r2).comment('sum += latency');
       // bucket = min(floor(log2(latency - 1)), 31): bucket b holds (2^b, 2^(b+1)], so a
       // Prometheus `le` of 2^(b+1) ns is exact
+      b.mov(r0, r8);
       b.sub(r0, 1);
       b.mov(r2, 0);
       for (const bits of [16, 8, 4, 2]) {
@@ -325,8 +358,9 @@ export function mesEndV2(maps: V2Maps, o: BuildOptions = {}): ProgramSpec {
       b.label('bucket'); // the search saturates at 31: over 2^31 ns is the last bucket
       b.lsh(r2, 3);
       b.add(r1, r2);
-      b.mov(r2, 1);
-      b.atomic('add', 'u64', r1, CTL.hist, r2).comment('hist[bucket] += 1');
+      b.ldx('u64', r2, r1, PCPU.hist);
+      b.add(r2, 1);
+      b.stx('u64', r1, PCPU.hist, r2).comment('hist[bucket] += 1');
     }
     pass(b);
     if (has(o, 'seen')) {

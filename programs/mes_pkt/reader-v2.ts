@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { openPinnedMap, type BpfMap, type MapView } from '../../src/syscall/index.ts';
-import { CFG, CTL, HIST_BUCKETS, PAIR, SEEN, SEEN_SLOTS, configBytes, readConfig, v2Maps } from './probe-v2.ts';
+import { CFG, CTL, HIST_BUCKETS, PAIR, PCPU, SEEN, SEEN_SLOTS, configBytes, ctlCpus, readConfig, v2Maps } from './probe-v2.ts';
 import type { Match, Proto } from './match.ts';
 import { DEFAULT_MAX_LATENCY_NS, formatDuration, partition, summarize, type Sample, type Stats } from './stats.ts';
 
@@ -18,13 +18,13 @@ interface Mapped {
   readonly dv: DataView;
 }
 
-function mapPin(dir: string, name: string, readonly: boolean, valueSize?: number): Mapped {
+function mapPin(dir: string, name: string, readonly: boolean, valueSize?: number | ((size: number) => boolean)): Mapped {
   const p = path.join(dir, name);
   // a BPF_F_RDONLY fd cannot be mmap()ed; read-only readers map it PROT_READ instead
   const map = openPinnedMap<number, Uint8Array>(p);
   try {
     const s = map.spec;
-    const okSize = valueSize === undefined ? s.valueSize % PAIR.size === 0 : s.valueSize === valueSize;
+    const okSize = valueSize === undefined ? s.valueSize % PAIR.size === 0 : typeof valueSize === 'function' ? valueSize(s.valueSize) : s.valueSize === valueSize;
     if (s.type !== 'array' || s.keySize !== 4 || s.maxEntries !== 1 || !okSize || !((s.flags ?? 0) & MMAPABLE)) {
       throw new Error(`the map pinned at ${p} is not mes_pkt v2's ${name} (type ${s.type}, value size ${s.valueSize}, ${s.maxEntries} entries): ` +
         `remove the stale pins with 'mes_pkt detach' and attach again`);
@@ -42,7 +42,7 @@ function openV2(dir: string, readonly: boolean): OpenV2 {
   const names = v2Maps(16);
   const opened: Mapped[] = [];
   try {
-    const ctl = mapPin(dir, names.ctl.name, readonly, CTL.size); opened.push(ctl);
+    const ctl = mapPin(dir, names.ctl.name, readonly, (n) => n > CTL.percpu && Number.isInteger(ctlCpus(n))); opened.push(ctl);
     const seen = mapPin(dir, names.seen.name, readonly, SEEN_SLOTS * SEEN.size); opened.push(seen);
     const pairs = mapPin(dir, names.pairs.name, readonly); opened.push(pairs);
     const cfg = mapPin(dir, names.cfg.name, readonly, CFG.size); opened.push(cfg);
@@ -68,12 +68,18 @@ export interface Counters {
 
 export function counters(ctl: DataView): Counters {
   const u64 = (off: number) => ctl.getBigUint64(off, true);
-  const hist: number[] = [];
-  for (let b = 0; b < HIST_BUCKETS; b++) hist.push(Number(u64(CTL.hist + b * 8)));
+  // the histogram and its sum: one block per CPU, added up
+  const hist: number[] = new Array<number>(HIST_BUCKETS).fill(0);
+  let sum = 0n;
+  for (let cpu = 0; cpu < ctlCpus(ctl.byteLength); cpu++) {
+    const at = CTL.percpu + cpu * PCPU.size;
+    sum += u64(at + PCPU.sum);
+    for (let b = 0; b < HIST_BUCKETS; b++) hist[b]! += Number(u64(at + PCPU.hist + b * 8));
+  }
   return {
     head: u64(CTL.head), tail: u64(CTL.tail), lost: Number(u64(CTL.lost)), unmatchedEnds: Number(u64(CTL.unmatchedEnd)),
     overwritten: Number(u64(CTL.overwritten)), dupStarts: Number(u64(CTL.dupStart)), endBeforeStart: Number(u64(CTL.endBeforeStart)),
-    sum: u64(CTL.sum), hist,
+    sum, hist,
   };
 }
 

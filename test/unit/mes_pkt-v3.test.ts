@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { program, r0, disassemble } from '../../src/asm/index.ts';
 import { PROG_LOAD, readU32, readU64, write } from '../../src/syscall/attr.ts';
 import { BpfError, VerifierError, loadProgram, type Sys } from '../../src/syscall/index.ts';
-import { CFG, CTL, PAIR, configBytes, readConfig, mesEndV2, mesStartV2, v2Maps, PARTS } from '../../programs/mes_pkt/probe-v2.ts';
+import { CFG, CTL, PAIR, PCPU, ctlSize, configBytes, readConfig, mesEndV2, mesStartV2, v2Maps, PARTS } from '../../programs/mes_pkt/probe-v2.ts';
 import { defaultMatch, describe, matchWarning, parseMatch, parsePorts, parseProto } from '../../programs/mes_pkt/match.ts';
 import { byFlow, formatDuration, log2Buckets, partition, summarize, type Sample } from '../../programs/mes_pkt/stats.ts';
 import { exposition, escapeLabel } from '../../programs/mes_pkt/exposition.ts';
@@ -57,7 +57,7 @@ test('v2 programs: one clock call and no map helper in any mode; end pairs with 
   for (const match of ['seq', 'headers', 'reply'] as const) {
     const s = mesStartV2(m, { match }), e = mesEndV2(m, { match });
     assert.equal(helperCalls(s), [5], `${match} start: only bpf_ktime_get_ns`);
-    assert.equal(helperCalls(e), [5], `${match} end: only bpf_ktime_get_ns`);
+    assert.equal(helperCalls(e), [5, 8], `${match} end: bpf_ktime_get_ns, and get_smp_processor_id (inlined) for its CPU's histogram`);
     assert.ok(e.insns.some((i) => i.op === 0xdb && i.imm === 0x01), `${match}: fetch-add claims the slot`);
     // the port test reads the config map, not a constant: ports change without a new program
     assert.ok(s.insns.some((i) => i.map?.name === 'mes2_cfg'));
@@ -72,7 +72,8 @@ test('v2 programs: one clock call and no map helper in any mode; end pairs with 
   const sizes = PARTS.map((upTo) => mesEndV2(m, { match: 'headers', upTo }).insns.length);
   for (let i = 1; i < sizes.length; i++) assert.ok(sizes[i]! > sizes[i - 1]!, `${PARTS[i]} adds instructions`);
   assert.is(PAIR.size, 1 << PAIR.shift);
-  assert.is(CTL.size, CTL.hist + 32 * 8);
+  assert.ok(PCPU.size >= PCPU.hist + 32 * 8 && PCPU.size % 64 === 0, 'one CPU block: sum and histogram, whole cache lines');
+  assert.is(ctlSize(3), CTL.percpu + 3 * PCPU.size);
 });
 
 const S = (latency: bigint, flow = 'a', i = 0): Sample => ({ index: i, start_ns: 100n, end_ns: 100n + latency, latency_ns: latency, flow });
