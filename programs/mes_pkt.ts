@@ -85,7 +85,8 @@ async function guarded(fn: (g: SignalGuard) => Promise<number>): Promise<number>
   try {
     return await fn(g);
   } catch (e) {
-    const sig = e instanceof Interrupted ? e.signal : g.signal;
+    // a child killed by the same Ctrl-C (ip, the sender) may fail first: was it the signal?
+    const sig = e instanceof Interrupted ? e.signal : await g.settle();
     if (!sig) throw e;
     const i = e instanceof Interrupted ? e : new Interrupted(sig);
     process.stderr.write(`${i.message}: nothing is left behind\n`);

@@ -25,6 +25,8 @@ export interface SignalGuard {
   readonly signal: NodeJS.Signals | undefined;
   /** Let pending signal listeners run, then throw Interrupted if a signal arrived. */
   checkpoint(): Promise<void>;
+  /** Let pending signal listeners run; the signal that arrived, if any. */
+  settle(): Promise<NodeJS.Signals | undefined>;
   release(): void;
 }
 
@@ -35,10 +37,15 @@ export function trapSignals(): SignalGuard {
   process.on('SIGTERM', on);
   return {
     get signal() { return got; },
+    async settle() {
+      // a signal is delivered through the event loop's poll phase; setImmediate callbacks run
+      // right after it in the same turn (a timer could fire before the poll, and miss it)
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      return got;
+    },
     async checkpoint() {
-      // a signal is delivered through the event loop: give it a turn
-      await new Promise((r) => setTimeout(r, 1));
-      if (got) throw new Interrupted(got);
+      if (await this.settle()) throw new Interrupted(got!);
     },
     release() {
       process.off('SIGINT', on);
