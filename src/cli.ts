@@ -12,7 +12,10 @@ const groups: Record<string, { about: string; load: () => Promise<{ run: (argv: 
   conformance: { about: 'run eBPF ISA conformance vectors (bpf_conformance .data) through tsbpf and the kernel', load: () => import('./cli/conformance.ts') },
   explain: { about: 'load a DSL program with the verifier log and annotate every instruction', load: () => import('./cli/explain.ts') },
   xlated: { about: 'a program beside what the kernel runs after verification', load: () => import('./cli/xlated.ts') },
-  tc: { about: 'list, attach and detach tc (clsact) BPF filters', load: () => import('./cli/tc.ts') },
+  xdp: { about: 'list, attach and detach XDP programs (as links or over netlink)', load: () => import('./cli/xdp.ts') },
+  tc: { about: 'list, attach and detach tc programs (tcx links or cls_bpf filters)', load: () => import('./cli/tc.ts') },
+  net: { about: 'XDP, tcx and cls_bpf attachments per device (like bpftool net)', load: () => import('./cli/net.ts') },
+  link: { about: 'list, show, detach and pin BPF links (like bpftool link)', load: () => import('./cli/link.ts') },
 };
 
 const usage = `usage: tsbpf <command> [args] [--help]

@@ -11,6 +11,8 @@ export * from './jump.ts';
 export * from './call.ts';
 export * from './link.ts';
 export * from './program.ts';
+export * from './map-spec.ts';
+export * from './collection-spec.ts';
 export * from './helpers.ts';
 export * from './headers.ts';
 export * from './skb.ts';

@@ -1,104 +1,115 @@
 /**
- * `tsbpf tc`: list, attach and detach direct-action BPF filters on clsact hooks, over
- * rtnetlink (src/netlink), without running `tc`.
+ * `tsbpf tc`: list, attach and detach BPF programs on a device's tc hooks through src/attach,
+ * as tcx links (Linux 6.6+) or cls_bpf filters, without running `tc`.
  *
  *   flag              -> what it sets
- *   <dev>             -> tcmsg.tcm_ifindex (via RTM_GETLINK)
- *   ingress|egress    -> tcmsg.tcm_parent ffff:fff2 | ffff:fff3
- *   --priority P      -> tcmsg.tcm_info high 16 bits
- *   --handle H        -> tcmsg.tcm_handle
- *   --name N          -> TCA_OPTIONS/TCA_BPF_NAME
- *   --id / --pinned   -> TCA_OPTIONS/TCA_BPF_FD
- *   --netns NAME      -> the socket is created inside /var/run/netns/NAME
+ *   <dev>             -> the ifindex (RTM_GETLINK in the namespace)
+ *   ingress|egress    -> BPF_TCX_INGRESS|EGRESS, or tcm_parent ffff:fff2|ffff:fff3
+ *   --mode M          -> attachTc's mode: auto (tcx when the kernel has it), tcx, cls_bpf
+ *   --id / --pinned   -> the program fd (link_create.prog_fd, or TCA_BPF_FD)
+ *   --before/--after  -> BPF_F_BEFORE|AFTER with BPF_F_ID (+ BPF_F_LINK for link:N)
+ *   --revision R      -> link_create.tcx.expected_revision
+ *   --pin PATH        -> where the tcx link is pinned (default <bpffs>/tsbpf/links/<id>)
+ *   --priority, --name, --handle -> cls_bpf's tcm_info, TCA_BPF_NAME, tcm_handle
+ *   --netns NAME      -> everything happens inside /var/run/netns/NAME
+ *
+ * A tcx link ends with the process that holds it, so the CLI pins every link it creates;
+ * `tc detach` (or `tsbpf link detach`) removes the link and its pin.
  */
-import {
-  attachBpf, deleteClsact, detachBpf, ensureClsact, listFilters, routeSocket, type Filter, type FilterSelector, type Hook,
-  type RouteSocket,
-} from '../netlink/index.ts';
-import { openPinnedProgram, openProgramById } from '../syscall/program.ts';
+import { attachTc, defaultLinkPin, detachLinkById, netList, tcxQuery, type Anchor, type TcHook, type TcMode } from '../attach/index.ts';
+import { detachBpf, listFilters, routeSocket, type FilterSelector } from '../netlink/index.ts';
+import { openPinnedProgram, openProgramById, type Program } from '../syscall/program.ts';
 import { dispatch, int, json, parse, table, UsageError } from '../command.ts';
 
 const common = `options:
   --netns NAME   work inside network namespace NAME (/var/run/netns/NAME)
-  --json         print JSON instead of a table
+  --json         print JSON instead of text
   -h, --help     show this help`;
 
 const usage = `usage: tsbpf tc <command> [options]
 
 commands:
-  list <dev>                           BPF filters on both clsact hooks
-  attach <dev> ingress|egress (--id ID | --pinned PATH) [--name N] [--priority P]
-                                       attach a loaded SCHED_CLS program, direct-action
-                                       (adds the clsact qdisc if missing)
-  detach <dev> ingress|egress (--name N | --priority P --handle H | --all)
-                                       remove filters from a hook
+  list <dev>                           tcx programs and cls_bpf filters on both hooks, in run order
+  attach <dev> ingress|egress (--id ID | --pinned PATH) [--mode auto|tcx|cls_bpf]
+                                       attach a loaded SCHED_CLS program (tcx link, pinned;
+                                       or a direct-action cls_bpf filter, adding clsact if missing)
+  detach <dev> ingress|egress (--id ID | --link ID | --name N | --priority P --handle H | --all)
+                                       remove tcx links or cls_bpf filters from a hook
 
 ${common}
 `;
 
 const listUsage = `usage: tsbpf tc list <dev> [--netns NAME] [--json]
 
-Lists the filters on <dev>'s ingress and egress hooks: hook, priority, handle, program id,
-name, tag and whether they run in direct-action mode.
+Lists what runs on <dev>'s ingress and egress hooks, in the kernel's order: tcx programs
+first (mode tcx, with their link), then cls_bpf filters (mode cls_bpf: priority, handle,
+direct-action).
 
 ${common}
 `;
 
-const attachUsage = `usage: tsbpf tc attach <dev> ingress|egress (--id ID | --pinned PATH) [--name N] [--priority P] [--netns NAME] [--json]
+const attachUsage = `usage: tsbpf tc attach <dev> ingress|egress (--id ID | --pinned PATH) [--mode auto|tcx|cls_bpf] [options]
 
-Attaches a loaded SCHED_CLS program as a direct-action cls_bpf filter (like
-\`tc filter add dev <dev> ingress bpf da ...\`), adding the clsact qdisc first if it is missing.
+Attaches a loaded SCHED_CLS program. --mode auto (the default) makes a tcx link where the
+kernel has tcx (Linux 6.6), else a cls_bpf filter (like \`tc filter add dev <dev> ingress bpf da\`);
+--name, --priority and --handle are cls_bpf settings, so with them auto means cls_bpf.
 
   --id ID          program id (see \`tsbpf prog list\`)
   --pinned PATH    program pinned in bpffs, e.g. /sys/fs/bpf/prog
-  --name N         filter name shown by \`tc filter show\` (default: prog_<id> or the pin's basename)
+  --mode M         auto | tcx | cls_bpf
+tcx:
+  --before X       run before X: 'first', a program id, or link:<id>
+  --after X        run after X: 'last', a program id, or link:<id>
+  --revision R     only if the hook is still at revision R (see --json of \`tc list\`)
+  --replace-link N give link N this program instead of adding one
+  --pin PATH       pin the link here (default <bpffs>/tsbpf/links/<link id>)
+cls_bpf:
+  --name N         filter name shown by \`tc filter show\` (default: the program's name)
   --priority P     1..65535 (default: the kernel picks, 49152 first)
+  --handle H       with --priority: replace this filter in place
 ${common}
 `;
 
-const detachUsage = `usage: tsbpf tc detach <dev> ingress|egress (--name N | --priority P --handle H | --all) [--netns NAME] [--json]
+const detachUsage = `usage: tsbpf tc detach <dev> ingress|egress (--id ID | --link ID | --name N | --priority P --handle H | --all) [--netns NAME] [--json]
 
-Removes filters from a hook. The clsact qdisc stays.
+Removes programs from a hook. The clsact qdisc stays.
 
-  --name N         every filter with this name
+  --id ID          the tcx link (or cls_bpf filters) running program ID
+  --link ID        the tcx link ID (and its pin under <bpffs>/tsbpf/links)
+  --name N         every cls_bpf filter with this name
   --priority P --handle H
-                   one filter, as shown by \`tsbpf tc list\`
-  --all            every filter on the hook, tsbpf's or not
+                   one cls_bpf filter, as shown by \`tsbpf tc list\`
+  --all            everything on the hook, tsbpf's or not (tcx links and cls_bpf filters)
 ${common}
 `;
 
 const shared = { netns: { type: 'string' }, json: { type: 'boolean' } } as const;
 
-function hookArg(v: string | undefined, u: string): Hook {
+function hookArg(v: string | undefined, u: string): TcHook {
   if (v === 'ingress' || v === 'egress') return v;
   throw new UsageError(`${v === undefined ? 'missing hook' : `unknown hook '${v}'`}: expected ingress or egress\n\n${u}`);
 }
 
-function devArg(v: string | undefined, u: string): string | number {
+export function devArg(v: string | undefined, u: string): string | number {
   if (!v) throw new UsageError(`missing interface name\n\n${u}`);
   // A bare number is an ifindex, as in `ip link show index N`; names are never all digits in practice.
   return /^\d+$/.test(v) ? Number(v) : v;
 }
 
-/** Table/JSON row for one filter. */
-function row(f: Filter): Record<string, unknown> {
-  return {
-    hook: f.hook ?? f.parent.toString(16),
-    priority: f.priority,
-    handle: `0x${f.handle.toString(16)}`,
-    kind: f.kind,
-    id: f.bpf?.progId,
-    name: f.bpf?.name,
-    tag: f.bpf?.tag,
-    'direct-action': f.bpf ? (f.bpf.directAction ? 'yes' : 'no') : undefined,
-  };
+/** --id or --pinned: the program, opened (the caller closes it). */
+export function programArg(values: { id?: string; pinned?: string }, u: string): Program {
+  if ((values.id === undefined) === (values.pinned === undefined)) throw new UsageError(`give exactly one of --id or --pinned\n\n${u}`);
+  return values.id !== undefined ? openProgramById(int(values.id, '--id')) : openPinnedProgram(values.pinned!);
 }
 
-const jsonFilter = (f: Filter) => ({
-  hook: f.hook, priority: f.priority, handle: f.handle, kind: f.kind, protocol: f.protocol, chain: f.chain,
-  progId: f.bpf?.progId, name: f.bpf?.name, tag: f.bpf?.tag, directAction: f.bpf?.directAction,
-  flags: f.bpf?.flags, flagsGen: f.bpf?.flagsGen,
-});
+function anchorArg(v: string | undefined, flag: string, edge: string): Anchor | undefined {
+  if (v === undefined) return undefined;
+  if (v === edge) return true;
+  const m = /^link:(\d+)$/.exec(v);
+  if (m) return { linkId: Number(m[1]) };
+  if (/^\d+$/.test(v)) return { progId: Number(v) };
+  throw new UsageError(`${flag} takes '${edge}', a program id, or link:<id>; got '${v}'`);
+}
 
 // ---- commands -------------------------------------------------------------------------------
 
@@ -107,77 +118,147 @@ async function list(argv: string[]): Promise<number> {
   if (!a) return 0;
   const dev = devArg(a.positionals[0], listUsage);
   if (a.positionals.length > 1) throw new UsageError(`unexpected argument '${a.positionals[1]}'\n\n${listUsage}`);
-  using sock = routeSocket({ netns: a.values.netns });
+  const netns = a.values.netns;
+  const tcx = netList({ netns, dev }).tc.filter((e) => e.kind.startsWith('tcx/'));
+  using sock = routeSocket({ netns });
   const filters = listFilters(sock, dev);
-  if (a.values.json) process.stdout.write(json(filters.map(jsonFilter)));
-  else if (!filters.length) process.stdout.write(`no filters on ${dev}\n`);
-  else process.stdout.write(table(filters.map(row), ['hook', 'priority', 'handle', 'id', 'name', 'tag', 'direct-action']));
+  const revisions = tcx.length ? Object.fromEntries((['ingress', 'egress'] as const).map((h) => [h, tcxQuery(dev, h, { netns }).revision])) : {};
+  if (a.values.json) {
+    process.stdout.write(json([
+      ...tcx.map((e) => ({ mode: 'tcx', hook: e.kind.slice(4), progId: e.prog_id, name: e.name, linkId: e.link_id, revision: revisions[e.kind.slice(4)] })),
+      ...filters.map((f) => ({
+        mode: 'cls_bpf', hook: f.hook, priority: f.priority, handle: f.handle, kind: f.kind, protocol: f.protocol, chain: f.chain,
+        progId: f.bpf?.progId, name: f.bpf?.name, tag: f.bpf?.tag, directAction: f.bpf?.directAction, flags: f.bpf?.flags, flagsGen: f.bpf?.flagsGen,
+      })),
+    ]));
+    return 0;
+  }
+  const rows = [
+    ...tcx.map((e) => ({ hook: e.kind.slice(4), id: e.prog_id, name: e.name, mode: 'tcx', link: e.link_id })),
+    ...filters.map((f) => ({
+      hook: f.hook ?? f.parent.toString(16), priority: f.priority, handle: `0x${f.handle.toString(16)}`, id: f.bpf?.progId,
+      name: f.bpf?.name, tag: f.bpf?.tag, 'direct-action': f.bpf ? (f.bpf.directAction ? 'yes' : 'no') : undefined, mode: 'cls_bpf',
+    })),
+  ];
+  if (!rows.length) process.stdout.write(`nothing attached to ${dev}\n`);
+  else process.stdout.write(table(rows, ['hook', 'priority', 'handle', 'id', 'name', 'tag', 'direct-action', 'mode', 'link']));
   return 0;
 }
 
 async function attach(argv: string[]): Promise<number> {
-  const a = parse(argv, { ...shared, id: { type: 'string' }, pinned: { type: 'string' }, name: { type: 'string' }, priority: { type: 'string' } }, attachUsage);
+  const a = parse(argv, {
+    ...shared, id: { type: 'string' }, pinned: { type: 'string' }, mode: { type: 'string' }, name: { type: 'string' },
+    priority: { type: 'string' }, handle: { type: 'string' }, before: { type: 'string' }, after: { type: 'string' },
+    revision: { type: 'string' }, 'replace-link': { type: 'string' }, pin: { type: 'string' },
+  }, attachUsage);
   if (!a) return 0;
+  const v = a.values;
   const dev = devArg(a.positionals[0], attachUsage);
   const hook = hookArg(a.positionals[1], attachUsage);
   if (a.positionals.length > 2) throw new UsageError(`unexpected argument '${a.positionals[2]}'\n\n${attachUsage}`);
-  if ((a.values.id === undefined) === (a.values.pinned === undefined)) throw new UsageError(`give exactly one of --id or --pinned\n\n${attachUsage}`);
-  const priority = int(a.values.priority, '--priority', 0);
-  if (priority < 0 || priority > 0xffff) throw new UsageError('--priority must be 1..65535');
-  const id = a.values.id === undefined ? undefined : int(a.values.id, '--id');
+  const mode = (v.mode ?? 'auto') as TcMode;
+  if (!['auto', 'tcx', 'cls_bpf'].includes(mode)) throw new UsageError(`--mode takes auto, tcx or cls_bpf; got '${v.mode}'`);
+  const priority = v.priority === undefined ? undefined : int(v.priority, '--priority');
+  if (priority !== undefined && (priority < 1 || priority > 0xffff)) throw new UsageError('--priority must be 1..65535');
+  if (v.handle !== undefined && priority === undefined) throw new UsageError('--handle goes with --priority (the filter to replace)');
+  const before = anchorArg(v.before, '--before', 'first');
+  const after = anchorArg(v.after, '--after', 'last');
 
-  using sock = routeSocket({ netns: a.values.netns });
-  // Program fds are not tied to a network namespace; the filter takes its own reference, so
-  // ours is closed when this scope ends.
-  using prog = id !== undefined ? openProgramById(id) : openPinnedProgram(a.values.pinned!);
-  const name = a.values.name ?? (prog.name || `prog_${id ?? 'pinned'}`);
-  const created = ensureClsact(sock, dev).created;
-  let f: Filter;
-  try {
-    f = attachBpf(sock, dev, hook, { fd: prog.fd, name, priority });
-  } catch (e) {
-    // Leave the interface as we found it.
-    if (created) removeQdiscWeAdded(sock, dev);
-    throw e;
+  // Program fds are not tied to a network namespace; the attachment takes its own reference.
+  using prog = programArg(v, attachUsage);
+  const replace = v['replace-link'] !== undefined ? { linkId: int(v['replace-link'], '--replace-link') }
+    : v.handle !== undefined ? { priority: priority!, handle: int(v.handle, '--handle') } : undefined;
+  const h = attachTc(prog, dev, hook, {
+    mode, netns: v.netns, ...(before !== undefined ? { before } : {}), ...(after !== undefined ? { after } : {}),
+    ...(v.revision !== undefined ? { expectedRevision: BigInt(v.revision) } : {}),
+    ...(replace ? { replace } : {}), ...(v.name !== undefined ? { name: v.name } : {}), ...(priority !== undefined && !replace ? { priority } : {}),
+  });
+  if (h.kind === 'tcx') {
+    const info = h.info();
+    let pinned: string | undefined;
+    if (info.created.length) {
+      try {
+        pinned = v.pin ?? defaultLinkPin(info.linkId!);
+        h.pin(pinned);
+      } catch (e) {
+        h.detach();
+        throw e;
+      }
+    }
+    h.release();
+    if (v.json) process.stdout.write(json({ mode: 'tcx', dev, hook, progId: info.progId, linkId: info.linkId, pinned, replaced: !info.created.length }));
+    else process.stdout.write(`attached program ${info.progId} to ${dev} ${hook} as tcx link ${info.linkId}${pinned ? ` (pinned at ${pinned})` : ' (replaced its program)'}\n`);
+    return 0;
   }
-  if (a.values.json) process.stdout.write(json({ ...jsonFilter(f), qdiscCreated: created }));
-  else process.stdout.write(`attached ${f.bpf?.progId !== undefined ? `program ${f.bpf.progId}` : 'program'} to ${dev} ${hook}: priority ${f.priority} handle 0x${f.handle.toString(16)} name ${f.bpf?.name ?? name}${created ? ' (added clsact qdisc)' : ''}\n`);
+  const f = h.filter!;
+  const created = h.info().created.includes('clsact qdisc');
+  h.release();
+  if (v.json) {
+    process.stdout.write(json({
+      mode: 'cls_bpf', hook: f.hook, priority: f.priority, handle: f.handle, kind: f.kind, protocol: f.protocol, chain: f.chain,
+      progId: f.bpf?.progId, name: f.bpf?.name, tag: f.bpf?.tag, directAction: f.bpf?.directAction, flags: f.bpf?.flags, flagsGen: f.bpf?.flagsGen,
+      qdiscCreated: created,
+    }));
+  } else {
+    process.stdout.write(`attached ${f.bpf?.progId !== undefined ? `program ${f.bpf.progId}` : 'program'} to ${dev} ${hook}: priority ${f.priority} handle 0x${f.handle.toString(16)} name ${f.bpf?.name ?? ''}${created ? ' (added clsact qdisc)' : ''}\n`);
+  }
   return 0;
 }
 
-/** Undo an ensureClsact that this command did, unless something else got attached meanwhile. */
-function removeQdiscWeAdded(sock: RouteSocket, dev: string | number): void {
-  try {
-    if (listFilters(sock, dev).length === 0) deleteClsact(sock, dev);
-  } catch { /* best effort: the attach error is the one to report */ }
-}
-
 async function detach(argv: string[]): Promise<number> {
-  const a = parse(argv, { ...shared, name: { type: 'string' }, handle: { type: 'string' }, priority: { type: 'string' }, all: { type: 'boolean' } }, detachUsage);
+  const a = parse(argv, {
+    ...shared, id: { type: 'string' }, link: { type: 'string' }, name: { type: 'string' }, handle: { type: 'string' },
+    priority: { type: 'string' }, all: { type: 'boolean' },
+  }, detachUsage);
   if (!a) return 0;
+  const v = a.values;
   const dev = devArg(a.positionals[0], detachUsage);
   const hook = hookArg(a.positionals[1], detachUsage);
   if (a.positionals.length > 2) throw new UsageError(`unexpected argument '${a.positionals[2]}'\n\n${detachUsage}`);
-  const byAddr = a.values.handle !== undefined || a.values.priority !== undefined;
-  const modes = [a.values.name !== undefined, byAddr, a.values.all === true].filter(Boolean).length;
-  if (modes !== 1) throw new UsageError(`give exactly one of --name, --priority with --handle, or --all\n\n${detachUsage}`);
-  let which: FilterSelector;
-  if (a.values.all) which = { all: true };
-  else if (a.values.name !== undefined) which = { name: a.values.name };
-  else {
-    if (a.values.handle === undefined || a.values.priority === undefined) throw new UsageError(`--priority and --handle go together\n\n${detachUsage}`);
-    const priority = int(a.values.priority, '--priority');
-    if (priority < 1 || priority > 0xffff) throw new UsageError('--priority must be 1..65535');
-    which = { priority, handle: int(a.values.handle, '--handle') };
+  const byAddr = v.handle !== undefined || v.priority !== undefined;
+  const modes = [v.id !== undefined, v.link !== undefined, v.name !== undefined, byAddr, v.all === true].filter(Boolean).length;
+  if (modes !== 1) throw new UsageError(`give exactly one of --id, --link, --name, --priority with --handle, or --all\n\n${detachUsage}`);
+  const netns = v.netns;
+  // tcx: the links on the hook that match.
+  const links: number[] = [];
+  if (v.id !== undefined || v.link !== undefined || v.all) {
+    const q = netList({ netns, dev }).tc.filter((e) => e.kind === `tcx/${hook}`);
+    const want = v.id !== undefined ? int(v.id, '--id') : undefined, wantLink = v.link !== undefined ? int(v.link, '--link') : undefined;
+    for (const e of q) {
+      if (e.link_id === undefined) continue;
+      if (v.all || e.prog_id === want || e.link_id === wantLink) links.push(e.link_id);
+    }
+    if (wantLink !== undefined && !links.length) throw new Error(`no tcx link ${wantLink} on ${dev} ${hook}: list them with \`tsbpf tc list ${dev}${netns ? ` --netns ${netns}` : ''}\``);
   }
-  using sock = routeSocket({ netns: a.values.netns });
-  const n = detachBpf(sock, dev, hook, which);
-  if (a.values.json) process.stdout.write(json({ dev, hook, detached: n }));
-  else process.stdout.write(`detached ${n} filter${n === 1 ? '' : 's'} from ${dev} ${hook}\n`);
+  for (const id of links) detachLinkById(id);
+  let filters = 0;
+  if (v.link === undefined) {
+    let which: FilterSelector | undefined;
+    if (v.all) which = { all: true };
+    else if (v.name !== undefined) which = { name: v.name };
+    else if (byAddr) {
+      if (v.handle === undefined || v.priority === undefined) throw new UsageError(`--priority and --handle go together\n\n${detachUsage}`);
+      const priority = int(v.priority, '--priority');
+      if (priority < 1 || priority > 0xffff) throw new UsageError('--priority must be 1..65535');
+      which = { priority, handle: int(v.handle, '--handle') };
+    }
+    using sock = routeSocket({ netns });
+    if (which) filters = detachBpf(sock, dev, hook, which);
+    else if (v.id !== undefined) {
+      for (const f of listFilters(sock, dev, hook)) {
+        if (f.bpf?.progId === int(v.id, '--id')) filters += detachBpf(sock, dev, hook, { priority: f.priority, handle: f.handle });
+      }
+    }
+  }
+  if (v.json) process.stdout.write(json({ dev, hook, detached: filters, ...(links.length ? { links } : {}) }));
+  else {
+    const parts = [`${filters} filter${filters === 1 ? '' : 's'}`, ...(links.length ? [`${links.length} tcx link${links.length === 1 ? '' : 's'} (${links.join(', ')})`] : [])];
+    process.stdout.write(`detached ${parts.join(' and ')} from ${dev} ${hook}\n`);
+  }
   return 0;
 }
 
 export async function run(argv: string[]): Promise<number> {
-  // NetlinkError messages already say what to do; common.ts main() prints them as one line.
+  // AttachError and NetlinkError messages already say what to do; main() prints them as one line.
   return (await dispatch(argv, usage, { list, attach, detach })) ?? 0;
 }

@@ -8,7 +8,8 @@ import { AsmError } from '../asm/errors.ts';
 import type { Instruction } from '../asm/instruction.ts';
 import type { ProgramSpec } from '../asm/program.ts';
 import { BpfError, VerifierError } from '../syscall/errors.ts';
-import { createMap, type BpfMap } from '../syscall/map.ts';
+import type { BpfMap } from '../syscall/map.ts';
+import { loadCollection, type Collection } from '../attach/collection.ts';
 import { loadProgram } from '../syscall/program.ts';
 import { defaultSys, type Sys } from '../syscall/sys.ts';
 import { MIN_PACKET, RESULT_MAP, XDP_ABORTED, XDP_PASS, wrapVector } from './prologue.ts';
@@ -66,10 +67,12 @@ export function rejectionReason(e: VerifierError | BpfError): string {
 export class ConformanceRunner implements Disposable {
   readonly map: BpfMap<number, bigint>;
   private readonly sys: Sys;
+  private readonly maps: Collection;
 
   constructor(opts: { sys?: Sys } = {}) {
     this.sys = opts.sys ?? defaultSys;
-    this.map = createMap<number, bigint>(RESULT_MAP, { sys: this.sys });
+    this.maps = loadCollection({ maps: [RESULT_MAP] }, { sys: this.sys });
+    this.map = this.maps.map<number, bigint>(RESULT_MAP.name);
   }
 
   /**
@@ -125,7 +128,7 @@ export class ConformanceRunner implements Disposable {
   }
 
   close(): void {
-    this.map.close();
+    this.maps.close();
   }
 
   [Symbol.dispose](): void {

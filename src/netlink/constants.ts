@@ -170,3 +170,26 @@ export const TCMSG_LEN = 20;
 export const NLMSGERR_LEN = 20;
 export const SOCKADDR_NL_LEN = 12;
 export const NLATTR_LEN = 4;
+
+/** IFLA_XDP (linux/if_link.h): the nest that attaches an XDP program over RTM_SETLINK. */
+export const IFLA_XDP = 43;
+export const IFLA_XDP_FD = 1;
+export const IFLA_XDP_ATTACHED = 2;
+export const IFLA_XDP_FLAGS = 3;
+export const IFLA_XDP_PROG_ID = 4;
+export const IFLA_XDP_DRV_PROG_ID = 5;
+export const IFLA_XDP_SKB_PROG_ID = 6;
+export const IFLA_XDP_HW_PROG_ID = 7;
+export const IFLA_XDP_EXPECTED_FD = 8;
+/** IFLA_XDP_ATTACHED values: which mode a device's program runs in (MULTI: more than one). */
+export const XDP_ATTACHED_NONE = 0;
+export const XDP_ATTACHED_DRV = 1;
+export const XDP_ATTACHED_SKB = 2;
+export const XDP_ATTACHED_HW = 3;
+export const XDP_ATTACHED_MULTI = 4;
+/** IFLA_XDP_FLAGS: UPDATE_IF_NOEXIST refuses to replace (EBUSY); one mode bit; REPLACE checks EXPECTED_FD. */
+export const XDP_FLAGS_UPDATE_IF_NOEXIST = 1;
+export const XDP_FLAGS_SKB_MODE = 2;
+export const XDP_FLAGS_DRV_MODE = 4;
+export const XDP_FLAGS_HW_MODE = 8;
+export const XDP_FLAGS_REPLACE = 16;

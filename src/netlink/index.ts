@@ -26,3 +26,6 @@ export {
   type Attrs, type AttrCodec, type ErrorReply,
 } from './message.ts';
 export { linkSchema, tcSchema, clsBpfSchema } from './schema.ts';
+export {
+  xdpSetRequest, xdpFlags, decodeXdp, getXdp, setXdp, xdpSchema, XDP_MODE_FLAG, type XdpMode, type XdpState, type XdpSetOptions,
+} from './xdp.ts';

@@ -112,8 +112,47 @@ export const MAP_INFO = layout('bpf_map_info', {
   netns_ino: u64(56), btf_id: u32(64), btf_key_type_id: u32(68), btf_value_type_id: u32(72), map_extra: u64(80),
 });
 
+/**
+ * The `link_create` member: LINK_CREATE. The fourth word starts a union per attach kind:
+ * tcx's relative_fd|relative_id and expected_revision (Linux 6.6) sit where perf_event's
+ * bpf_cookie and iter's iter_info do.
+ */
+export const LINK_CREATE = layout('LINK_CREATE', {
+  prog_fd: u32(0), target_fd: u32(4), target_ifindex: u32(4), attach_type: u32(8), flags: u32(12),
+  target_btf_id: u32(16), iter_info: u64(16), iter_info_len: u32(24), bpf_cookie: u64(16),
+  relative_fd: u32(16), relative_id: u32(16), expected_revision: u64(24),
+});
+
+/** The `link_update` member: LINK_UPDATE (old_prog_fd only with BPF_F_REPLACE). */
+export const LINK_UPDATE = layout('LINK_UPDATE', { link_fd: u32(0), new_prog_fd: u32(4), flags: u32(8), old_prog_fd: u32(12) });
+
+/** The `link_detach` member: LINK_DETACH. */
+export const LINK_DETACH = layout('LINK_DETACH', { link_fd: u32(0) });
+
+/**
+ * The `query` member: PROG_QUERY. For tcx (Linux 6.6) the target is an ifindex and the kernel
+ * also fills link_ids and the hook's revision.
+ */
+export const PROG_QUERY = layout('PROG_QUERY', {
+  target_fd: u32(0), target_ifindex: u32(0), attach_type: u32(4), query_flags: u32(8), attach_flags: u32(12),
+  prog_ids: u64(16), prog_cnt: u32(24), count: u32(24), prog_attach_flags: u64(32), link_ids: u64(40),
+  link_attach_flags: u64(48), revision: u64(56),
+});
+
+/** struct bpf_link_info: the common head, then a union per link type at 16. */
+export const LINK_INFO = layout('bpf_link_info', {
+  type: u32(0), id: u32(4), prog_id: u32(8),
+  'raw_tracepoint.tp_name': u64(16), 'raw_tracepoint.tp_name_len': u32(24),
+  'tracing.attach_type': u32(16), 'tracing.target_obj_id': u32(20), 'tracing.target_btf_id': u32(24),
+  'cgroup.cgroup_id': u64(16), 'cgroup.attach_type': u32(24),
+  'netns.netns_ino': u32(16), 'netns.attach_type': u32(20),
+  'xdp.ifindex': u32(16),
+  'tcx.ifindex': u32(16), 'tcx.attach_type': u32(20),
+});
+
 export const LAYOUTS: readonly Layout[] = [
   MAP_CREATE, MAP_ELEM, MAP_BATCH, PROG_LOAD, OBJ, TEST_RUN, GET_ID, INFO, ENABLE_STATS, PROG_INFO, MAP_INFO,
+  LINK_CREATE, LINK_UPDATE, LINK_DETACH, PROG_QUERY, LINK_INFO,
 ];
 
 /**
@@ -121,7 +160,13 @@ export const LAYOUTS: readonly Layout[] = [
  * newer), so gcc cannot check them. Each is at the offset the upstream header gives it, and
  * test/kernel/syscall.test.ts checks the kernel fills it in.
  */
-export const NEWER_THAN_HEADER: ReadonlySet<string> = new Set(['PROG_LOAD.log_true_size']);
+export const NEWER_THAN_HEADER: ReadonlySet<string> = new Set([
+  'PROG_LOAD.log_true_size',
+  // tcx (Linux 6.6): checked by test/kernel/attach-tcx.test.ts, which attaches, orders and queries through them.
+  'LINK_CREATE.relative_fd', 'LINK_CREATE.relative_id', 'LINK_CREATE.expected_revision',
+  'PROG_QUERY.target_ifindex', 'PROG_QUERY.count', 'PROG_QUERY.link_ids', 'PROG_QUERY.link_attach_flags', 'PROG_QUERY.revision',
+  'bpf_link_info.tcx.ifindex', 'bpf_link_info.tcx.attach_type',
+]);
 
 /** Bitfields: checked by the fixture by setting the bit, not by offsetof. */
 export const BITFIELDS: ReadonlySet<string> = new Set(['bpf_prog_info.gpl_compatible']);

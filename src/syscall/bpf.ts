@@ -173,7 +173,7 @@ export function getNextId(sys: Sys, cmd: number, start: number): number | null {
 
 /** BPF_PROG_GET_FD_BY_ID / BPF_MAP_GET_FD_BY_ID (open_flags: BPF_F_RDONLY / WRONLY, maps only). */
 export function getFdById(sys: Sys, cmd: number, id: number, openFlags = 0): number {
-  const kind = cmd === Cmd.PROG_GET_FD_BY_ID ? 'program' : 'map';
+  const kind = cmd === Cmd.PROG_GET_FD_BY_ID ? 'program' : cmd === Cmd.LINK_GET_FD_BY_ID ? 'link' : 'map';
   return check(cmd, sys.bpf(cmd, attr(GET_ID, { start_id: id, open_flags: openFlags })), { object: `${kind} id ${id}` });
 }
 

@@ -25,15 +25,9 @@ export function cmdName(cmd: number): string {
   return n ? `BPF_${n}` : `bpf command ${cmd}`;
 }
 
-/** enum bpf_map_type */
-export const MAP_TYPES = [
-  'unspec', 'hash', 'array', 'prog_array', 'perf_event_array', 'percpu_hash', 'percpu_array', 'stack_trace',
-  'cgroup_array', 'lru_hash', 'lru_percpu_hash', 'lpm_trie', 'array_of_maps', 'hash_of_maps', 'devmap',
-  'sockmap', 'cpumap', 'xskmap', 'sockhash', 'cgroup_storage', 'reuseport_sockarray', 'percpu_cgroup_storage',
-  'queue', 'stack', 'sk_storage', 'devmap_hash', 'struct_ops', 'ringbuf', 'inode_storage', 'task_storage',
-  'bloom_filter', 'user_ringbuf', 'cgrp_storage', 'arena',
-] as const;
-export type MapType = Exclude<(typeof MAP_TYPES)[number], 'unspec'>;
+/** enum bpf_map_type: the table lives in src/asm (map specs are pure data). */
+import { MAP_TYPES, type MapType } from '../asm/map-spec.ts';
+export { MAP_TYPES, type MapType };
 
 /** enum bpf_prog_type */
 export const PROG_TYPES = [
@@ -112,3 +106,26 @@ export const BPF_STATS_RUN_TIME = 0;
 /** BPF_PSEUDO_MAP_FD / BPF_PSEUDO_MAP_VALUE: the src of an LD_IMM64 that loads a map. */
 export const BPF_PSEUDO_MAP_FD = 1;
 export const BPF_PSEUDO_MAP_VALUE = 2;
+
+/** enum bpf_link_type: what a link attaches (bpftool prints the name; 7.1 prints 11 for tcx). */
+export const LINK_TYPES = [
+  'unspec', 'raw_tracepoint', 'tracing', 'cgroup', 'iter', 'netns', 'xdp', 'perf_event', 'kprobe_multi',
+  'struct_ops', 'netfilter', 'tcx', 'uprobe_multi', 'netkit', 'sockmap',
+] as const;
+export type LinkType = (typeof LINK_TYPES)[number];
+export const linkTypeName = (n: number): string => nameOf(LINK_TYPES, n);
+
+/**
+ * PROG_ATTACH / LINK_CREATE flags. BEFORE, AFTER, ID and LINK (Linux 6.6) order tcx programs:
+ * BEFORE|AFTER pick the side, relative_fd names the anchor, ID says it is an id, LINK that it is
+ * a link rather than a program; neither ID nor an anchor means the very first / last place.
+ */
+export const AttachFlags = {
+  ALLOW_OVERRIDE: 1 << 0, ALLOW_MULTI: 1 << 1, REPLACE: 1 << 2, BEFORE: 1 << 3, AFTER: 1 << 4, ID: 1 << 5, LINK: 1 << 13,
+} as const;
+
+/** PROG_QUERY query_flags. */
+export const BPF_F_QUERY_EFFECTIVE = 1;
+
+/** linux/if_link.h XDP_FLAGS_*: LINK_CREATE flags for BPF_XDP, and IFLA_XDP_FLAGS. */
+export const XdpFlags = { UPDATE_IF_NOEXIST: 1 << 0, SKB_MODE: 1 << 1, DRV_MODE: 1 << 2, HW_MODE: 1 << 3, REPLACE: 1 << 4 } as const;

@@ -12,6 +12,7 @@ export * from './info.ts';
 export * from './bpffs.ts';
 export * from './pin.ts';
 export * from './stats.ts';
+export * from './link.ts';
 export * from './log.ts';
 export { possibleCpus } from './cpus.ts';
 export * as raw from './bpf.ts';

@@ -8,6 +8,7 @@
  */
 import { errnoName } from '../errno.ts';
 import type { MapRef } from '../asm/instruction.ts';
+import type { MapSpec } from '../asm/map-spec.ts';
 import { MAP_ELEM, alloc, attr, dv } from './attr.ts';
 import {
   BPF_ANY, Cmd, MapFlags, mapTypeId, type MapType,
@@ -21,17 +22,7 @@ import { defaultSys, expectKind, type Sys } from './sys.ts';
 
 const ENOENT = 2, ENOSPC = 28;
 
-export interface MapSpec extends MapRef {
-  /** Up to 15 characters of [A-Za-z0-9_.]; also the tc globals pin name. */
-  readonly name: string;
-  /** uapi name without BPF_MAP_TYPE_, lowercase: 'array', 'hash', 'percpu_array', 'ringbuf'… */
-  readonly type: MapType;
-  readonly keySize: number;
-  readonly valueSize: number;
-  readonly maxEntries: number;
-  /** MapFlags (BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_F_NO_PREALLOC…). */
-  readonly flags?: number;
-}
+export type { MapSpec } from '../asm/map-spec.ts';
 
 /** The scalar types the default codecs produce: u32 as number, u64 as bigint, else bytes. */
 export type Scalar = number | bigint | Uint8Array;

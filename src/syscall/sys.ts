@@ -41,7 +41,8 @@ export function fdKind(fd: number): FdKind {
   try { target = readlinkSync(`/proc/self/fd/${fd}`); } catch { return 'other'; }
   if (target === 'anon_inode:bpf-prog') return 'prog';
   if (target === 'anon_inode:bpf-map') return 'map';
-  if (target === 'anon_inode:bpf_link') return 'link';
+  // The kernel names link inodes bpf-link (older kernels: bpf_link).
+  if (target === 'anon_inode:bpf-link' || target === 'anon_inode:bpf_link') return 'link';
   return 'other';
 }
 

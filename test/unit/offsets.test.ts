@@ -15,6 +15,7 @@ import { BITFIELDS, LAYOUTS, NEWER_THAN_HEADER } from '../../src/syscall/attr.ts
 import {
   ATTACH_TYPES, BPF_ANY, BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE,
   BPF_STATS_RUN_TIME, Cmd, MAP_TYPES, MapFlags, PROG_TYPES, ProgFlags, TestRunFlags,
+  AttachFlags, BPF_F_QUERY_EFFECTIVE, LINK_TYPES, XdpFlags,
 } from '../../src/syscall/constants.ts';
 import { OBJ_NAME_LEN, TAG_SIZE } from '../../src/syscall/attr.ts';
 import { skb } from '../../src/asm/skb.ts';
@@ -104,6 +105,10 @@ t('commands, map/program/attach types and flags have the header\'s values', () =
   for (const [k, v] of Object.entries(MapFlags)) ours.set(`BPF_F_${k}`, v);
   for (const [k, v] of Object.entries(ProgFlags)) ours.set(`BPF_F_${k}`, v);
   for (const [k, v] of Object.entries(TestRunFlags)) ours.set(`BPF_F_TEST_${k}`, v);
+  LINK_TYPES.forEach((n, i) => ours.set(`BPF_LINK_TYPE_${n.toUpperCase()}`, i));
+  for (const [k, v] of Object.entries(AttachFlags)) ours.set(`BPF_F_${k}`, v);
+  for (const [k, v] of Object.entries(XdpFlags)) ours.set(`XDP_FLAGS_${k}`, v);
+  ours.set('BPF_F_QUERY_EFFECTIVE', BPF_F_QUERY_EFFECTIVE);
   Object.entries({ BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK, BPF_STATS_RUN_TIME, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE,
     BPF_OBJ_NAME_LEN: OBJ_NAME_LEN, BPF_TAG_SIZE: TAG_SIZE }).forEach(([k, v]) => ours.set(k, v));
   assert.ok(c.enums.size > 150, `only ${c.enums.size} enum values printed`);

@@ -1,0 +1,15 @@
+/**
+ * src/attach: loading sets of maps and programs, and attaching programs to the kernel's hooks,
+ * each returning a Disposable owner that removes only what it created.
+ *
+ *   using coll = loadCollection({ programs: { probe } }, { pinDir });
+ *   using tc = attachTc(coll.programs.probe, 'veth0', 'ingress');          // tcx, else cls_bpf
+ *   using xdp = attachXdp(prog, 'veth0', { mode: 'link', flags: 'skb' });
+ *   netList({ netns })                                                     // like bpftool net
+ */
+export * from './collection.ts';
+export * from './attachment.ts';
+export * from './tc.ts';
+export * from './xdp.ts';
+export * from './net.ts';
+export * from './link.ts';
