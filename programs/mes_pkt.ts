@@ -12,7 +12,7 @@ import { dispatch, main, parse, int, json, table, UsageError } from '../src/comm
 import { disassemble } from '../src/asm/index.ts';
 import { MES_PORT } from './mes_pkt/probe.ts';
 import {
-  attach, detach, loadedPrograms, probe, pinDirOf, pinnedMode, reset, show, MODES, type Mode, type Where,
+  attach, detach, loadedPrograms, probe, pinDirOf, pinnedMode, reset, show, MODES, ATTACH_METHODS, type AttachMethod, type Mode, type Where,
 } from './mes_pkt/control.ts';
 import { watchV2 } from './mes_pkt/reader-v2.ts';
 import { DEFAULT_CAPACITY } from './mes_pkt/probe-v2.ts';
@@ -47,6 +47,12 @@ common options: --netns NAME (devices in a network namespace), --pin-dir DIR
 (default /sys/fs/bpf/tc/globals), --json, --help on each command.
 Everything but dump needs root (or CAP_BPF + CAP_NET_ADMIN).
 `;
+
+function attachMethodOf(v: string | undefined): AttachMethod {
+  if (v === undefined) return 'auto';
+  if (!(ATTACH_METHODS as readonly string[]).includes(v)) throw new UsageError(`--attach must be ${ATTACH_METHODS.join(', ')}, not '${v}'`);
+  return v as AttachMethod;
+}
 
 function modeOf(v: string | undefined): Mode {
   if (v === undefined) return 'v2';
@@ -105,7 +111,9 @@ function stripSamples(s: Stats, keep: boolean): Omit<Stats, 'samples'> & { sampl
 function printStats(s: Stats, verbose: boolean): string {
   const fmt = (v: bigint | number | null) => (v === null ? '-' : `${v} ns`);
   let out = '';
-  if (s.measured) out += `${s.measured}\n\n`;
+  if (s.measured) out += `${s.measured}\n`;
+  if (s.attached) out += `attached with ${s.attached}\n`;
+  if (s.measured || s.attached) out += '\n';
   if (verbose && s.samples.length) {
     const cols = s.mode === 'v2' ? ['index', 'id', 'flow', 'start', 'end', 'latency'] : ['index', 'start', 'end', 'latency'];
     out += table(s.samples.map((x) => ({ index: x.index, id: x.id, flow: x.flow, start: x.start_ns, end: x.end_ns, latency: x.latency_ns })), cols) + '\n';
@@ -131,7 +139,7 @@ function printStats(s: Stats, verbose: boolean): string {
 const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
   attach(argv) {
     const usage = 'usage: mes_pkt attach <dev> [<egress-dev>] [--match seq|headers|reply] [--port P]... [--proto udp|tcp]\n' +
-      '                      [--mode v2|tutorial] [--capacity N] [--netns NAME] [--pin-dir DIR] [--json]\n\n' +
+      '                      [--attach auto|tcx|tc] [--mode v2|tutorial] [--capacity N] [--netns NAME] [--pin-dir DIR] [--json]\n\n' +
       'Creates (or reuses, after checking their layout) the pinned maps, writes the config (protocol and\n' +
       'ports), loads mes_start and mes_end, ensures a clsact qdisc on each device, and attaches mes_start\n' +
       'on <dev> ingress and mes_end on <egress-dev> egress (default: the same device). It prints one line\n' +
@@ -147,10 +155,12 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
       `--port P (repeatable, or a comma list; default ${MES_PORT}) and --proto udp|tcp (default udp): which packets count.\n` +
       `--mode v2 (default): in-kernel pairing, a ring of --capacity pairs (a power of two, default ${DEFAULT_CAPACITY}),\n` +
       '  loss counters and a histogram. Maps: mes2_ctl, mes2_seen, mes2_pairs, mes2_cfg.\n' +
-      '--mode tutorial: the tutorial\'s maps (map_mes_start, map_mes_end, map_mes_cnt) and semantics.\n';
+      '--mode tutorial: the tutorial\'s maps (map_mes_start, map_mes_end, map_mes_cnt) and semantics.\n' +
+      '--attach auto (default): tcx links where the kernel has them (Linux 6.6), else tc; tcx: links, owned\n' +
+      '  and pinned beside the maps (mes_pkt_start_link, mes_pkt_end_link); tc: cls_bpf filters on clsact.\n';
     const a = parse(argv, {
       ...whereOpts, json: { type: 'boolean' }, mode: { type: 'string' }, capacity: { type: 'string' },
-      match: { type: 'string' }, port: { type: 'string', multiple: true }, proto: { type: 'string' },
+      match: { type: 'string' }, port: { type: 'string', multiple: true }, proto: { type: 'string' }, attach: { type: 'string' },
     }, usage);
     if (!a) return 0;
     const [dev, egress, ...extra] = a.positionals;
@@ -160,7 +170,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     const opts = usageErr(() => ({
       ...where(a.values), mode, capacity: int(a.values.capacity, '--capacity', DEFAULT_CAPACITY),
       match: mode === 'tutorial' && a.values.match === undefined ? undefined : parseMatch(a.values.match, dev, egressDev),
-      ports: parsePorts(a.values.port), proto: parseProto(a.values.proto),
+      ports: parsePorts(a.values.port), proto: parseProto(a.values.proto), attach: attachMethodOf(a.values.attach),
     }));
     return privileged_('attach', () => guarded(async (g) => {
       const r = attach(dev, egressDev, opts);
@@ -174,7 +184,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
       console.log(r.measured);
       const warn = r.match ? matchWarning({ ingressDev: dev, egressDev, match: r.match, ports: opts.ports, proto: opts.proto }) : null;
       if (warn) console.log(warn);
-      console.log(`mode ${r.mode}${r.match ? `, --match ${r.match}` : ''}`);
+      console.log(`mode ${r.mode}${r.match ? `, --match ${r.match}` : ''}; attached with ${r.attached}`);
       for (const m of r.maps) console.log(`${m.created ? 'created' : 'reused '} ${m.path}`);
       for (const q of r.qdiscsCreated) console.log(`added clsact qdisc on ${q}`);
       for (const p of r.programs) console.log(`${p.replaced ? 'replaced' : 'attached'} ${p.name} (prog id ${p.id}) on ${p.dev} ${p.hook} (${p.method})`);

@@ -12,9 +12,10 @@ import {
   listPrograms, openProgramById, type BpfMap, type MapSpec, type Program,
 } from '../../src/syscall/index.ts';
 import {
-  attachBpf, deleteClsact, detachBpf, ensureClsact, getClsact, listFilters, replaceBpf, routeSocket,
-  isNetlinkError, type Hook, type RouteSocket,
+  deleteClsact, detachBpf, getClsact, listFilters, routeSocket, isNetlinkError, type Hook, type RouteSocket,
 } from '../../src/netlink/index.ts';
+import { attachTc, hasTcx, tcxQuery, type TcAttachment } from '../../src/attach/index.ts';
+import { openLinkById, openPinnedLink } from '../../src/syscall/link.ts';
 import { maps, mesEnd, mesStart } from './probe.ts';
 import { DEFAULT_CAPACITY, configBytes, mesEndV2, mesStartV2, v2Maps } from './probe-v2.ts';
 import { DEFAULT_MAX_LATENCY_NS, computeStats, partition, summarize, type Stats } from './stats.ts';
@@ -55,8 +56,18 @@ export function probe(mode: Mode = 'v2', capacity = DEFAULT_CAPACITY, match: Mat
   return { mode, maps: [m.ctl, m.seen, m.pairs, m.cfg], programs: [mesStartV2(m, { match }), mesEndV2(m, { match })] };
 }
 
+/** tcx links are pinned beside the maps, so detach from any process finds them. */
+export const LINK_PINS = { ingress: 'mes_pkt_start_link', egress: 'mes_pkt_end_link' } as const;
+/** The programs' names, as the kernel lists them on a tcx hook. */
+const PROG_NAMES = { ingress: 'mes_start', egress: 'mes_end' } as const;
+
+/** How attach hooks the programs in: `tcx` links, `tc` (cls_bpf filters), or `auto` (tcx where the kernel has it). */
+export type AttachMethod = 'auto' | 'tcx' | 'tc';
+export const ATTACH_METHODS: readonly AttachMethod[] = ['auto', 'tcx', 'tc'];
+
 /** The pins either mode may have left: detach removes them all. */
-const ALL_PIN_NAMES = [...new Set([...probe('tutorial').maps, ...Object.values(v2Maps(16))].map((m) => m.name))];
+const MAP_PIN_NAMES = [...new Set([...probe('tutorial').maps, ...Object.values(v2Maps(16, 1))].map((m) => m.name))];
+const ALL_PIN_NAMES = [...MAP_PIN_NAMES, ...Object.values(LINK_PINS)];
 
 /** A path with `..`, `.` and symlinks resolved, for a directory that may not exist yet. */
 export function canonicalDir(dir: string): string {
@@ -111,6 +122,7 @@ export interface HookState {
   readonly priority?: number;
   readonly handle?: number;
   readonly linkId?: number;
+  readonly linkPin?: string;
 }
 export interface State {
   readonly version: 2;
@@ -150,7 +162,7 @@ export function allStates(): State[] {
     try {
       const s = JSON.parse(readFileSync(path.join(STATE_DIR, n), 'utf8')) as State;
       if (s.version !== 2) continue;
-      if (!ALL_PIN_NAMES.some((p) => existsSync(path.join(s.pinDir, p)))) continue;
+      if (!MAP_PIN_NAMES.some((p) => existsSync(path.join(s.pinDir, p)))) continue;
       out.push(s);
     } catch { /* unreadable or half-written: not an owner */ }
   }
@@ -167,13 +179,13 @@ export class OwnedError extends Error {
   }
 }
 
-/** A mes_pkt filter on the device that no state here accounts for: nothing was changed. */
+/** A mes_pkt filter or tcx program on the device that no state here accounts for: nothing was changed. */
 export class ForeignFilterError extends Error {
   override name = 'ForeignFilterError';
-  constructor(readonly dev: string, readonly hook: Hook, readonly progId: number | undefined, netns?: string) {
+  constructor(readonly dev: string, readonly hook: Hook, readonly progId: number | undefined, netns?: string, kind = 'filter') {
     const ns = netns ? ` --netns ${netns}` : '';
-    super(`${dev} ${hook} already has a mes_pkt filter (prog id ${progId ?? '?'}) that no probe state claims ` +
-      `(left by another machine's run, or its state in ${STATE_DIR} was removed): remove it with 'mes_pkt detach ${dev}${ns}' and attach again`);
+    super(`${dev} ${hook} already has a mes_pkt ${kind} (prog id ${progId ?? '?'}) that no probe state claims ` +
+      `(its state in ${STATE_DIR} was removed, or another tool attached it): remove it with 'mes_pkt detach ${dev}${ns}' and attach again`);
   }
 }
 
@@ -185,9 +197,12 @@ export interface AttachResult {
   readonly qdiscsCreated: string[];
   readonly match?: Match;
   readonly measured: string;
+  /** How it is attached, in words (show repeats it). */
+  readonly attached: string;
 }
 
 export interface AttachOptions extends Where {
+  readonly attach?: AttachMethod;
   readonly mode?: Mode;
   readonly capacity?: number;
   readonly match?: Match;
@@ -249,18 +264,35 @@ export function attach(ingressDev: string, egressDev: string = ingressDev, w: At
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const undo: (() => void)[] = [];
   const opened: { close(): void }[] = [];
+  const handles: TcAttachment[] = [];
   let sock: RouteSocket | undefined;
   try {
     // the namespace and the devices first: a typo fails before anything is created
     sock = routeSocket({ netns: w.netns });
-    const ourIds = new Set(prior?.hooks.map((h) => h.progId) ?? []);
     const plan: [Hook, string][] = [['ingress', ingressDev], ['egress', egressDev]];
-    const existing = new Map<Hook, { priority: number; handle: number }>();
+    // tcx where asked, or where the kernel has it (auto); a re-attach keeps the way it was attached
+    const requested = w.attach ?? 'auto';
+    if (!(ATTACH_METHODS as readonly string[]).includes(requested)) throw new RangeError(`--attach must be ${ATTACH_METHODS.join(', ')}, not '${requested}'`);
+    const priorMethod = prior?.hooks[0]?.method;
+    const method: 'tcx' | 'cls_bpf' = requested === 'tc' ? 'cls_bpf' : requested === 'tcx' ? 'tcx' : priorMethod ?? (hasTcx() ? 'tcx' : 'cls_bpf');
+    if (priorMethod && priorMethod !== method) {
+      throw new Error(`the probe pinned in ${dir} is attached with ${priorMethod === 'tcx' ? 'tcx links' : 'tc (cls_bpf) filters'}: detach it first to attach with --attach ${requested}`);
+    }
+    const was = new Map<Hook, HookState>();
     for (const [hook, dev] of plan) {
+      const ours = prior?.hooks.find((h) => h.hook === hook && h.dev === dev);
+      // anything of mes_pkt's on the hook that is not this probe's is refused, tcx or cls_bpf
       for (const f of listFilters(sock, dev, hook).filter((x) => x.bpf?.name === FILTER_NAMES[hook])) {
-        if (f.bpf?.progId === undefined || !ourIds.has(f.bpf.progId)) throw new ForeignFilterError(dev, hook, f.bpf?.progId, w.netns);
-        existing.set(hook, { priority: f.priority, handle: f.handle });
+        if (f.bpf?.progId === undefined || f.bpf.progId !== ours?.progId || ours.method !== 'cls_bpf') throw new ForeignFilterError(dev, hook, f.bpf?.progId, w.netns);
       }
+      if (hasTcx()) {
+        const q = tcxQuery(dev, hook, { netns: w.netns });
+        q.progIds.forEach((id, i) => {
+          if (programName(id) !== PROG_NAMES[hook]) return;
+          if (ours?.method !== 'tcx' || q.linkIds[i] !== ours.linkId) throw new ForeignFilterError(dev, hook, id, w.netns, 'tcx program');
+        });
+      }
+      if (ours) was.set(hook, ours);
     }
 
     const live: Record<string, BpfMap<number, number | bigint>> = {};
@@ -295,50 +327,78 @@ export function attach(ingressDev: string, egressDev: string = ingressDev, w: At
     }
     signalPoint('attach:programs');
 
-    const qdiscsCreated: string[] = [];
-    for (const dev of devs) {
-      const r = ensureClsact(sock, dev);
-      if (r.created) {
-        qdiscsCreated.push(dev);
-        const s = sock;
-        undo.push(() => deleteClsact(s, dev));
-      }
-    }
-    signalPoint('attach:qdisc');
     const report: AttachResult['programs'] = [];
     const hooks: HookState[] = [];
+    const qdiscsCreated: string[] = [];
     for (const [i, [hook, dev]] of plan.entries()) {
       const prog = progs[i]!;
-      const name = FILTER_NAMES[hook];
-      const was = existing.get(hook);
-      let f;
-      if (was) {
-        f = replaceBpf(sock, dev, hook, { fd: prog.fd, name, priority: was.priority, handle: was.handle });
+      const old = was.get(hook);
+      let h: TcAttachment;
+      if (method === 'tcx') {
+        const pin = path.join(dir, LINK_PINS[hook]);
+        if (old && existsSync(pin)) {
+          // the same link, the new program: LINK_UPDATE, nothing stacks
+          h = attachTc(prog, dev, hook, { mode: 'tcx', netns: w.netns, replace: { pinned: pin } });
+        } else {
+          h = attachTc(prog, dev, hook, { mode: 'tcx', netns: w.netns });
+          const created = h;
+          undo.push(() => created.detach()); // LINK_DETACH and the pin
+          h.pin(pin);
+        }
+      } else if (old?.priority !== undefined && old.handle !== undefined) {
+        h = attachTc(prog, dev, hook, { mode: 'cls_bpf', netns: w.netns, name: FILTER_NAMES[hook], replace: { priority: old.priority, handle: old.handle } });
       } else {
-        f = attachBpf(sock, dev, hook, { fd: prog.fd, name, priority: DEFAULT_PRIORITY });
-        const s = sock;
-        undo.push(() => detachBpf(s, dev, hook, { name }));
+        h = attachTc(prog, dev, hook, { mode: 'cls_bpf', netns: w.netns, name: FILTER_NAMES[hook], priority: DEFAULT_PRIORITY });
+        const created = h;
+        undo.push(() => created.detach()); // the filter, and the clsact qdisc if this one added it
       }
-      report.push({ name: prog.name, id: prog.id, hook, dev, replaced: was !== undefined, method: 'cls_bpf' });
-      hooks.push({ dev, hook, method: 'cls_bpf', progId: prog.id, priority: f.priority, handle: f.handle });
+      handles.push(h);
+      const info = h.info();
+      if (info.created.includes('clsact qdisc')) qdiscsCreated.push(dev);
+      report.push({ name: prog.name, id: prog.id, hook, dev, replaced: old !== undefined, method });
+      hooks.push({
+        dev, hook, method, progId: prog.id,
+        ...(method === 'tcx' ? { linkId: info.linkId, linkPin: path.join(dir, LINK_PINS[hook]) } : { priority: info.priority, handle: info.handle }),
+      });
       signalPoint(`attach:${hook}`);
     }
+    const attached = describeAttachment(hooks, dir);
     writeState({
       version: 2, pinDir: dir, netns: w.netns, devs: { ingress: ingressDev, egress: egressDev }, hooks,
       createdQdiscs: [...new Set([...(prior?.createdQdiscs ?? []), ...qdiscsCreated])],
       mode, match: mode === 'v2' ? match : undefined, proto, ports: [...ports], measured, pid: process.pid, time: new Date().toISOString(),
     });
-    return { mode, pinDir: dir, maps: mapReport, programs: report, qdiscsCreated, match: mode === 'v2' ? match : undefined, measured };
+    // the attachments outlive this process: links through their pins, filters until deleted
+    for (const h of handles.splice(0)) h.release();
+    return { mode, pinDir: dir, maps: mapReport, programs: report, qdiscsCreated, match: mode === 'v2' ? match : undefined, measured, attached };
   } catch (e) {
     for (const u of undo.reverse()) {
       try { u(); } catch { /* best effort: the original error is what the user needs */ }
     }
     throw e;
   } finally {
+    for (const h of handles) { try { h.release(); } catch { /* an unpinned link ends with its fd: that is the rollback */ } }
     sock?.close();
-    // Programs stay alive through their filters and maps through their pins: our fds can go.
+    // Programs stay alive through their attachments and maps through their pins: our fds can go.
     for (const o of opened) o.close();
   }
+}
+
+/** A program's name by id, or '' when it is gone. */
+function programName(id: number): string {
+  try {
+    const p = openProgramById(id);
+    try { return p.name; } finally { p.close(); }
+  } catch {
+    return '';
+  }
+}
+
+/** How a probe is attached, in words: "tcx links 12 (ingress), 13 (egress), pinned in DIR" or "tc (cls_bpf) filters, priority 49152". */
+export function describeAttachment(hooks: readonly HookState[], dir: string): string {
+  if (!hooks.length) return 'not attached';
+  if (hooks[0]!.method === 'tcx') return `tcx links ${hooks.map((h) => `${h.linkId} (${h.dev} ${h.hook})`).join(', ')}, pinned in ${dir}`;
+  return `tc (cls_bpf) filters ${hooks.map((h) => `${FILTER_NAMES[h.hook]} (${h.dev} ${h.hook}, priority ${h.priority})`).join(', ')}, on clsact qdiscs`;
 }
 
 export interface DetachResult {
@@ -349,12 +409,25 @@ export interface DetachResult {
 }
 
 /**
- * Our filters off both hooks of dev (those with our prog ids when the state knows them, else
- * by name), then its clsact qdisc if attach created it and nothing else uses it.
+ * Our tcx links and filters off both hooks of dev (those the state records, else ours by name),
+ * then its clsact qdisc if attach created it and nothing else uses it.
  */
-function detachDevice(sock: RouteSocket, dev: string, state: State | undefined, out: DetachResult): void {
+function detachDevice(sock: RouteSocket, dev: string, state: State | undefined, netns: string | undefined, out: DetachResult): void {
   const ids = state ? new Set(state.hooks.filter((h) => h.dev === dev).map((h) => h.progId)) : undefined;
   for (const hook of ['ingress', 'egress'] as const) {
+    // tcx: the links on the hook running our program (recorded ones, or by name without a state)
+    if (hasTcx()) {
+      const q = tcxQuery(dev, hook, { netns });
+      const mine = state?.hooks.find((h) => h.dev === dev && h.hook === hook && h.method === 'tcx');
+      q.progIds.forEach((id, i) => {
+        const linkId = q.linkIds[i]!;
+        const ours = mine ? linkId === mine.linkId : programName(id) === PROG_NAMES[hook];
+        if (!ours || !linkId) return;
+        const link = openLinkById(linkId);
+        try { link.detach(); } finally { link.close(); }
+        out.filters.push(`${dev} ${hook} tcx link ${linkId} (${PROG_NAMES[hook]}, prog id ${id})`);
+      });
+    }
     for (const f of listFilters(sock, dev, hook).filter((x) => x.bpf?.name === FILTER_NAMES[hook])) {
       if (ids && !(f.bpf?.progId !== undefined && ids.has(f.bpf.progId))) {
         out.notes.push(`kept ${dev} ${hook} ${FILTER_NAMES[hook]} (prog id ${f.bpf?.progId}): not this probe's`);
@@ -397,7 +470,7 @@ export function detach(devs: readonly string[] = [], w: Where = {}): DetachResul
     try {
       for (const dev of sock ? targets : []) {
         try {
-          detachDevice(sock!, dev, useState, out);
+          detachDevice(sock!, dev, useState, netns, out);
         } catch (e) {
           if (!(isNetlinkError(e) && e.code === 'ENODEV')) throw e;
           out.notes.push(`${dev} is gone, and its filters with it`);
@@ -408,6 +481,15 @@ export function detach(devs: readonly string[] = [], w: Where = {}): DetachResul
     }
   } else if (!devs.length) {
     out.notes.push('no devices recorded by attach; name them to remove filters (detach <dev>...)');
+  }
+  // a tcx link pinned here whose device is gone (or in another namespace now): end it by its pin
+  for (const hook of ['ingress', 'egress'] as const) {
+    const pin = path.join(dir, LINK_PINS[hook]);
+    if (!existsSync(pin)) continue;
+    try {
+      const link = openPinnedLink(pin);
+      try { link.detach(); } catch { /* defunct already: its device went */ } finally { link.close(); }
+    } catch { /* not a link: the unpin below removes it */ }
   }
   for (const name of ALL_PIN_NAMES) if (unpin(path.join(dir, name))) out.pins.push(path.join(dir, name));
   rmSync(stateFile(dir), { force: true });
@@ -459,10 +541,12 @@ export function tutorialWarnings(s: Stats): string[] {
 export function show(w: Where & { mode?: Mode; maxLatencyNs?: bigint } = {}): Stats {
   const dir = pinDirOf(w);
   const mode = w.mode ?? pinnedMode(dir);
-  const measured = readState(dir)?.measured;
+  const state = readState(dir);
+  const measured = state?.measured;
+  const attached = state ? describeAttachment(state.hooks, dir) : undefined;
   if (mode === 'v2') {
     const s = readV2(dir, { maxLatencyNs: w.maxLatencyNs }).stats;
-    return measured ? { ...s, measured } : s;
+    return { ...s, ...(measured ? { measured } : {}), ...(attached ? { attached } : {}) };
   }
   const m = openTutorial(dir, true);
   try {
@@ -472,7 +556,7 @@ export function show(w: Where & { mode?: Mode; maxLatencyNs?: bigint } = {}): St
     const all = computeStats(starts, ends, Math.min(startCount, maps.start.maxEntries), Math.min(endCount, maps.end.maxEntries));
     const max = w.maxLatencyNs ?? DEFAULT_MAX_LATENCY_NS;
     const { ok, early, over } = partition(all.samples, max);
-    const base: Stats = { mode, ...summarize(ok, startCount, endCount), end_before_start: early, over_max: over, max_latency_ns: max, ...(measured ? { measured } : {}) };
+    const base: Stats = { mode, ...summarize(ok, startCount, endCount), end_before_start: early, over_max: over, max_latency_ns: max, ...(measured ? { measured } : {}), ...(attached ? { attached } : {}) };
     return { ...base, warnings: tutorialWarnings(base) };
   } finally {
     m.start.close(); m.end.close(); m.cnt.close();

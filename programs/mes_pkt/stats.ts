@@ -50,6 +50,8 @@ export interface Stats {
   readonly max_latency_ns?: bigint;
   /** what a pair measures (match.ts describe()) */
   readonly measured?: string;
+  /** how the probe is attached: tcx links or tc filters */
+  readonly attached?: string;
   /** guard-rail warnings, one line each */
   readonly warnings?: readonly string[];
   readonly samples: readonly Sample[];

@@ -15,6 +15,8 @@ import { attach, detach, show, canonicalDir, stateFile, readState } from '../../
 import { configBytes, mesEndV2, mesStartV2, v2Maps, SEEN } from '../../programs/mes_pkt/probe-v2.ts';
 import { maps as tutMaps, mesStart, mesEnd } from '../../programs/mes_pkt/probe.ts';
 import { writeV2Config } from '../../programs/mes_pkt/reader-v2.ts';
+import { attachTc, tcxQuery } from '../../src/attach/index.ts';
+import { program, r0 } from '../../src/asm/index.ts';
 import { testbedDown, testbedUp, testbedNames, type Testbed } from '../../programs/mes_pkt/testbed.ts';
 import { send } from '../../programs/mes_pkt/send.ts';
 
@@ -55,6 +57,23 @@ async function onTestbed<R>(fn: (tb: Testbed, pinDir: string, prefix: string) =>
 }
 
 const tc = (args: string[]) => sh('tc', args, { allowFail: true });
+/**
+ * What runs on a device's tcx hooks, one line each: "tcx/ingress NAME prog_id N link_id M"
+ * (PROG_QUERY through the attach layer for the ids, `bpftool prog show` for the names; Debian's
+ * bpftool 7.1 does not list tcx in `net show`). A device that is gone has nothing on it.
+ */
+function netShow(dev: string, ns?: string): string {
+  const out: string[] = [];
+  for (const hook of ['ingress', 'egress'] as const) {
+    let q;
+    try { q = tcxQuery(dev, hook, { netns: ns }); } catch { continue; }
+    q.progIds.forEach((id, i) => {
+      const name = (JSON.parse(sh('bpftool', ['-j', 'prog', 'show', 'id', String(id)])) as { name: string }).name;
+      out.push(`tcx/${hook} ${name} prog_id ${id} link_id ${q.linkIds[i]}`);
+    });
+  }
+  return out.join('\n');
+}
 const filtersOf = (dev: string, hook: string, ns?: string) => tc([...(ns ? ['-n', ns] : []), 'filter', 'show', 'dev', dev, hook]);
 const hasClsact = (dev: string, ns?: string) => /clsact/.test(tc([...(ns ? ['-n', ns] : []), 'qdisc', 'show', 'dev', dev]));
 const pinsIn = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
@@ -65,6 +84,7 @@ function assertNothingLeft(pinDir: string, devs: string[], ns?: string): void {
   assert.not.ok(existsSync(stateFile(canonicalDir(pinDir))), 'no state file left');
   for (const d of devs) {
     assert.not.match(filtersOf(d, 'ingress', ns) + filtersOf(d, 'egress', ns), /mes_pkt/, `no mes_pkt filter on ${d}`);
+    assert.not.match(netShow(d, ns), /mes_start|mes_end/, `no mes_pkt program on ${d}'s tcx hooks`);
     assert.not.ok(hasClsact(d, ns), `no clsact qdisc on ${d}`);
   }
 }
@@ -111,7 +131,7 @@ for (const match of ['seq', 'headers'] as const) {
       send({ prefix, count: 5, intervalUs: 100, port: 5001, size: 16 });
       const s2 = show({ pinDir });
       assert.is(s2.matched, 55, 'the 5 to 5002 count now, the 5 to 5001 do not');
-      assert.match(filtersOf(tb.v1, 'ingress'), new RegExp(`id ${ids[0]} `), 'the same program still runs');
+      assert.match(netShow(tb.v1), new RegExp(`mes_start prog_id ${ids[0]} `), 'the same program still runs');
     });
   });
 }
@@ -357,10 +377,11 @@ t('the state records namespace, devices, hooks, mode and program ids; detach fin
     const st = readState(canonicalDir(pinDir))!;
     assert.is(st.netns, tb.ns2);
     assert.equal(st.devs, { ingress: tb.n2, egress: tb.n2 });
-    assert.equal(st.hooks.map((h) => [h.dev, h.hook, h.method]), [[tb.n2, 'ingress', 'cls_bpf'], [tb.n2, 'egress', 'cls_bpf']]);
+    assert.equal(st.hooks.map((h) => [h.dev, h.hook, h.method]), [[tb.n2, 'ingress', 'tcx'], [tb.n2, 'egress', 'tcx']]);
     assert.is(st.mode, 'v2');
     assert.is(st.match, 'reply');
-    assert.match(filtersOf(tb.n2, 'ingress', tb.ns2), new RegExp(`id ${st.hooks[0]!.progId} `));
+    assert.ok(st.hooks.every((h) => h.linkId! > 0 && existsSync(h.linkPin!)), 'link ids recorded, links pinned beside the maps');
+    assert.match(netShow(tb.n2, tb.ns2), new RegExp(`tcx/ingress mes_start prog_id ${st.hooks[0]!.progId} link_id ${st.hooks[0]!.linkId}`));
     const d = cli(['detach', '--pin-dir', pinDir]); // no --netns
     assert.is(d.status, 0, d.stderr);
     assert.match(d.stdout, /removed filter/);
@@ -380,8 +401,8 @@ t('a second pin dir on a device another probe owns is refused, naming the owner 
       assert.match(b.stderr, new RegExp(`mes_pkt detach --pin-dir ${owner}`));
       assert.equal(pinsIn(other), [], 'nothing created for the refused probe');
       assert.not.ok(existsSync(stateFile(canonicalDir(other))));
-      assert.match(filtersOf(tb.v1, 'ingress'), new RegExp(`id ${r.programs[0]!.id} `), 'the owner keeps its filters');
-      assert.is((filtersOf(tb.v2, 'egress').match(/ handle /g) ?? []).length, 1, 'nothing stacked');
+      assert.match(netShow(tb.v1), new RegExp(`mes_start prog_id ${r.programs[0]!.id} `), 'the owner keeps its attachments');
+      assert.is((netShow(tb.v2).match(/mes_end/g) ?? []).length, 1, 'nothing stacked');
     } finally {
       rmSync(other, { recursive: true, force: true });
     }
@@ -400,11 +421,79 @@ t('--pin-dir a/../b and b are one probe', async () => {
   });
 });
 
+// ---- on the attach layer: tcx links (issue 12, item 3) ----------------------------------------
+
+t('--attach auto uses tcx links here: attaching twice replaces ours and never stacks; show says how it is attached', async () => {
+  await onTestbed((tb, pinDir) => {
+    const a = attach(tb.v1, tb.v2, { pinDir });
+    assert.ok(a.programs.every((p) => p.method === 'tcx'));
+    const links1 = readState(canonicalDir(pinDir))!.hooks.map((h) => h.linkId);
+    const b = attach(tb.v1, tb.v2, { pinDir });
+    assert.ok(b.programs.every((p) => p.replaced));
+    const st = readState(canonicalDir(pinDir))!;
+    assert.equal(st.hooks.map((h) => h.linkId), links1, 'the same links, updated in place');
+    assert.equal(st.hooks.map((h) => h.progId), b.programs.map((p) => p.id), 'now running the new programs');
+    assert.is(netShow(tb.v1), `tcx/ingress mes_start prog_id ${b.programs[0]!.id} link_id ${links1[0]}`, 'one program on v1, the new one');
+    assert.is(netShow(tb.v2), `tcx/egress mes_end prog_id ${b.programs[1]!.id} link_id ${links1[1]}`);
+    assert.not.ok(hasClsact(tb.v1) || hasClsact(tb.v2), 'tcx needs no qdisc');
+    const text = cli(['show', '--pin-dir', pinDir]).stdout;
+    assert.match(text, new RegExp(`^attached with tcx links ${links1[0]} \\(${tb.v1} ingress\\), ${links1[1]} \\(${tb.v2} egress\\), pinned in ${canonicalDir(pinDir)}$`, 'm'));
+    assert.match(cli(['detach', '--pin-dir', pinDir]).stdout, /tcx link/);
+    assertNothingLeft(pinDir, [tb.v1, tb.v2]);
+    // and with --attach tc, filters, said so too
+    attach(tb.v1, tb.v2, { pinDir, attach: 'tc' });
+    assert.match(cli(['show', '--pin-dir', pinDir]).stdout, /^attached with tc \(cls_bpf\) filters mes_pkt_start/m);
+    assert.throws(() => attach(tb.v1, tb.v2, { pinDir, attach: 'tcx' }), /attached with tc \(cls_bpf\) filters: detach it first/);
+  });
+});
+
+t('detach removes only ours: another tcx program and another filter on the same hooks stay', async () => {
+  await onTestbed((tb, pinDir) => {
+    const other = loadProgram(program({ name: 'not_ours', type: 'sched_cls' }, (b) => { b.mov(r0, -1); b.exit(); }));
+    const foreignLink = attachTc(other, tb.v1, 'ingress', { mode: 'tcx' });
+    const foreignFilter = attachTc(other, tb.v2, 'egress', { mode: 'cls_bpf', priority: 7 });
+    try {
+      attach(tb.v1, tb.v2, { pinDir });
+      assert.is(netShow(tb.v1).split('\n').length, 2, 'theirs and ours on v1 ingress');
+      detach([], { pinDir });
+      assert.is(netShow(tb.v1), `tcx/ingress not_ours prog_id ${other.id} link_id ${foreignLink.info().linkId}`, 'their link stays');
+      assert.match(filtersOf(tb.v2, 'egress'), /not_ours/, 'their filter stays');
+      assert.ok(hasClsact(tb.v2), 'and the qdisc under it');
+      assert.equal(pinsIn(pinDir), []);
+    } finally {
+      foreignLink.detach();
+      foreignFilter.detach();
+      other.close();
+    }
+  });
+});
+
+t('a failed tcx attach leaves nothing: no link, no pin, no state', async () => {
+  await onTestbed((tb, pinDir) => {
+    assert.throws(() => attach(tb.v1, 'nosuchdev0', { pinDir, attach: 'tcx' }), /nosuchdev0/);
+    assertNothingLeft(pinDir, [tb.v1]);
+    // a mes_pkt program on the hook that no state claims is refused before anything is made
+    const stray = loadProgram(mesStartV2(v2Maps(16, 1), { match: 'seq' }), { maps: { mes2_ctl: createMap(v2Maps(16, 1).ctl), mes2_seen: createMap(v2Maps(16, 1).seen), mes2_pairs: createMap(v2Maps(16, 1).pairs), mes2_cfg: createMap(v2Maps(16, 1).cfg) } });
+    const l = attachTc(stray, tb.v1, 'ingress', { mode: 'tcx' });
+    try {
+      assert.throws(() => attach(tb.v1, tb.v2, { pinDir }), /already has a mes_pkt tcx program .* that no probe state claims.*mes_pkt detach/);
+      assert.equal(pinsIn(pinDir), []);
+      // detach by device name removes mes_pkt programs by name
+      const d = detach([tb.v1], { pinDir });
+      assert.match(d.filters.join('\n'), /tcx link/);
+      assert.is(netShow(tb.v1), '');
+    } finally {
+      l.close();
+      stray.close();
+    }
+  });
+});
+
 // ---- signals -------------------------------------------------------------------------------
 
 t('SIGINT at each point of attach rolls everything back', async () => {
   await onTestbed((tb, pinDir) => {
-    for (const at of ['attach:maps', 'attach:programs', 'attach:qdisc', 'attach:ingress', 'attach:egress']) {
+    for (const at of ['attach:maps', 'attach:programs', 'attach:ingress', 'attach:egress']) {
       const r = cli(['attach', tb.v1, tb.v2, '--pin-dir', pinDir], { env: { TSBPF_MES_PKT_SIGNAL_AT: at } });
       assert.is(r.status, 130, `${at}: exit 128 + SIGINT (${r.stderr})`);
       assert.match(r.stderr, /interrupted by SIGINT: rolled back/);

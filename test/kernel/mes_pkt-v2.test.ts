@@ -120,7 +120,7 @@ v2('a loss between the hooks: v2 pairs stay true and count the drops; the tutori
     try {
       const results: Record<string, ReturnType<typeof show>> = {};
       for (const mode of ['v2', 'tutorial'] as const) {
-        attach(t.v1, t.v2, { pinDir, mode, match: mode === 'v2' ? 'seq' : undefined });
+        attach(t.v1, t.v2, { pinDir, mode, match: mode === 'v2' ? 'seq' : undefined, attach: 'tc' }); // the dropper is a cls_bpf filter ahead of mes_end
         // priority 1 runs before mes_end (49152) on v2's egress
         const sock = routeSocket();
         try {
