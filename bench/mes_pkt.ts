@@ -353,7 +353,8 @@ try {
   const dropper = loadProgram(dropEveryNth(10));
   try {
     for (const mode of ['v2', 'tutorial'] as const) {
-      attach(tb.v1, tb.v2, { pinDir, mode });
+      // tc filters: the dropper is a cls_bpf filter, and tcx programs would run before it
+      attach(tb.v1, tb.v2, { pinDir, mode, attach: 'tc' });
       const sock = routeSocket();
       try {
         attachBpf(sock, tb.v2, 'egress', { fd: dropper.fd, name: 'bench_drop10', priority: 1 });

@@ -83,6 +83,20 @@ export function counters(ctl: DataView): Counters {
   };
 }
 
+/** Flow names by (saddr, sport) then (daddr, dport): formatted once per flow, not per pair. */
+type FlowNames = Map<number, Map<number, string>>;
+function flowName(names: FlowNames, sa: number, sp: number, da: number, dp: number, reversed: boolean): string {
+  let inner = names.get(sa * 65536 + sp);
+  if (!inner) names.set(sa * 65536 + sp, (inner = new Map()));
+  let name = inner.get(da * 65536 + dp);
+  if (name === undefined) {
+    // reply mode records the reply: its flow reversed is the request's
+    name = reversed ? `${ip4(da)}:${port(dp)} → ${ip4(sa)}:${port(sp)}` : `${ip4(sa)}:${port(sp)} → ${ip4(da)}:${port(dp)}`;
+    inner.set(da * 65536 + dp, name);
+  }
+  return name;
+}
+
 const ip4 = (v: number) => `${v & 0xff}.${(v >>> 8) & 0xff}.${(v >>> 16) & 0xff}.${v >>> 24}`;
 const port = (v: number) => ((v & 0xff) << 8) | ((v >> 8) & 0xff);
 
@@ -95,26 +109,28 @@ const port = (v: number) => ((v & 0xff) << 8) | ((v >> 8) & 0xff);
  */
 function pairsFrom(dv: DataView, capacity: number, from: bigint, head: bigint, reversed = false): { samples: Sample[]; next: bigint; skipped: number } {
   const cap = BigInt(capacity), mask = cap - 1n;
+  // the layout in locals: hot loops, and an imported binding may be a getter once compiled
+  const { size: P_SIZE, seq: P_SEQ, start: P_START, end: P_END, id: P_ID, addrs: P_ADDRS, ports: P_PORTS } = PAIR;
   const samples: Sample[] = [];
+  const names: FlowNames = new Map();
   let i = head > from + cap ? head - cap : from;
   let skipped = 0;
   for (; i < head; i++) {
-    const off = Number(i & mask) * PAIR.size;
+    const off = Number(i & mask) * P_SIZE;
     const want = Number((i + 1n) & 0xffffffffn);
-    const seq = dv.getUint32(off + PAIR.seq, true);
+    const seq = dv.getUint32(off + P_SEQ, true);
     if (seq !== want) {
       // lapped by a writer ahead of us (its seq is a later index with our slot): gone, skip
       if (seq !== 0 && ((seq - want) >>> 0) < 0x80000000) { skipped++; continue; }
       break; // claimed, not yet published
     }
-    const start = dv.getBigUint64(off + PAIR.start, true);
-    const end = dv.getBigUint64(off + PAIR.end, true);
-    const id = dv.getUint32(off + PAIR.id, true);
-    const sa = dv.getUint32(off + PAIR.addrs, true), da = dv.getUint32(off + PAIR.addrs + 4, true);
-    const sp = dv.getUint16(off + PAIR.ports, true), dp = dv.getUint16(off + PAIR.ports + 2, true);
-    if (dv.getUint32(off + PAIR.seq, true) !== want) { skipped++; continue; } // overwritten while we read
-    // reply mode records the reply: its flow reversed is the request's
-    const flow = reversed ? `${ip4(da)}:${port(dp)} → ${ip4(sa)}:${port(sp)}` : `${ip4(sa)}:${port(sp)} → ${ip4(da)}:${port(dp)}`;
+    const start = dv.getBigUint64(off + P_START, true);
+    const end = dv.getBigUint64(off + P_END, true);
+    const id = dv.getUint32(off + P_ID, true);
+    const sa = dv.getUint32(off + P_ADDRS, true), da = dv.getUint32(off + P_ADDRS + 4, true);
+    const sp = dv.getUint16(off + P_PORTS, true), dp = dv.getUint16(off + P_PORTS + 2, true);
+    if (dv.getUint32(off + P_SEQ, true) !== want) { skipped++; continue; } // overwritten while we read
+    const flow = flowName(names, sa, sp, da, dp, reversed);
     samples.push({ index: Number(i), start_ns: start, end_ns: end, latency_ns: end - start, id, flow });
   }
   return { samples, next: i, skipped };
@@ -123,10 +139,12 @@ function pairsFrom(dv: DataView, capacity: number, from: bigint, head: bigint, r
 /** Starts in the seen table that no end has matched, by id. */
 function seenCounts(dv: DataView): { unmatched: number; unmatchedIds: number[] } {
   const unmatchedIds: number[] = [];
-  for (let j = 0; j < SEEN_SLOTS; j++) {
-    const off = j * SEEN.size;
-    if (dv.getBigUint64(off + SEEN.ts, true) === 0n) continue;
-    if (dv.getUint32(off + SEEN.matched, true) === 0) unmatchedIds.push(dv.getUint32(off + SEEN.id, true));
+  const { size, ts, matched, id } = SEEN;
+  for (let j = 0, n = SEEN_SLOTS; j < n; j++) {
+    const off = j * size;
+    // ts is non-zero when either half is: two u32 reads, no BigInt per slot
+    if (dv.getUint32(off + ts, true) === 0 && dv.getUint32(off + ts + 4, true) === 0) continue;
+    if (dv.getUint32(off + matched, true) === 0) unmatchedIds.push(dv.getUint32(off + id, true));
   }
   return { unmatched: unmatchedIds.length, unmatchedIds };
 }
