@@ -163,7 +163,7 @@ export function v2Warnings(s: Stats, c: Counters): string[] {
   if ((s.end_before_start ?? 0) > 0) w.push(`${s.end_before_start} pair(s) ended before they started: an identity was reused while its packet was in flight; they are left out of the figures`);
   if (c.dupStarts > 0) w.push(`${c.dupStarts} identit${c.dupStarts === 1 ? 'y was' : 'ies were'} seen twice at the start hook before an end: a later copy replaced the first (with --match seq, payloads that repeat their first 4 bytes; try --match headers)`);
   if ((s.over_max ?? 0) > 0) w.push(`${s.over_max} pair(s) above --max-latency ${formatDuration(s.max_latency_ns)} are counted apart and left out of the figures: most likely two different packets that share an identity`);
-  if ((s.drained ?? 0) > 0) w.push(`'watch' consumed ${s.drained} pair(s) from the ring: the figures below cover the ${s.pairs} pair(s) recorded since; the counters and the in-kernel histogram cover the whole run`);
+  if ((s.drained ?? 0) > 0) w.push(`'watch' consumed ${s.drained} pair(s) from the ring: the figures above cover the ${s.pairs} pair(s) recorded since; the counters and the in-kernel histogram cover the whole run`);
   if ((s.lost ?? 0) > 0) w.push(`${s.lost} pair(s) were overwritten in the ring before anyone read them: run 'watch' (or 'serve') to drain it, or attach with a larger --capacity`);
   return w;
 }

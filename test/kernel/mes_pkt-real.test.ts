@@ -6,7 +6,7 @@
  * ownership, rollback on signals, and the needs-root messages.
  */
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { kernelSuite, uniqueName, sh } from '../support/kernel.ts';
@@ -245,6 +245,25 @@ t('serve: the exposition passes `promtool check metrics` (the official parser) a
       if (srv.exitCode === null) srv.kill('SIGKILL');
     }
   });
+});
+
+t('docs/fleet.md: its Prometheus config and recording rules pass promtool, its Grafana panel is JSON', () => {
+  const doc = readFileSync(path.join(root, 'docs/fleet.md'), 'utf8');
+  const yaml = [...doc.matchAll(/```yaml\n# (\S+)\n([\s\S]*?)```/g)].map((m) => ({ name: m[1]!, text: m[2]! }));
+  assert.equal(yaml.map((y) => y.name), ['prometheus.yml', 'mes_pkt.rules.yml']);
+  const dir = `/tmp/${uniqueName('mes-fleet')}`;
+  mkdirSync(dir);
+  try {
+    for (const y of yaml) writeFileSync(path.join(dir, y.name), y.text);
+    const rules = spawnSync('promtool', ['check', 'rules', path.join(dir, 'mes_pkt.rules.yml')], { encoding: 'utf8' });
+    assert.is(rules.status, 0, rules.stdout + rules.stderr);
+    const config = spawnSync('promtool', ['check', 'config', path.join(dir, 'prometheus.yml')], { cwd: dir, encoding: 'utf8' });
+    assert.is(config.status, 0, config.stdout + config.stderr);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const panel = JSON.parse(/```json\n([\s\S]*?)```/.exec(doc)![1]!);
+  assert.ok(panel.targets.some((x: { expr: string }) => x.expr === 'fleet:tsbpf_mes_pkt_latency_seconds:p99_5m'));
 });
 
 t('show after watch says watch drained the ring; --samples opts in; watch prints durations with units', async () => {
