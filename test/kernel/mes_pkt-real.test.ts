@@ -533,6 +533,7 @@ t('SIGINT at each point of demo and testbed up leaves no namespace, bridge, link
       assert.match(c.stderr, /interrupted by SIGINT/);
       assertNoTestbed(n.prefix);
       assert.not.ok(existsSync(n.pinDir), `${at}: no pin dir`);
+      assert.not.ok(existsSync(stateFile(n.pinDir)), `${at}: no state`);
     } finally {
       testbedDown(n.prefix);
       rmSync(n.pinDir, { recursive: true, force: true });
@@ -550,19 +551,21 @@ t('SIGINT at each point of demo and testbed up leaves no namespace, bridge, link
   }
 });
 
-t('Ctrl-C (SIGINT to the process group) during a running demo leaves nothing behind', async () => {
-  for (const ms of [250, 700, 1400]) {
+t('Ctrl-C (SIGINT to the process group) or SIGTERM during a running demo leaves nothing behind', async () => {
+  // SIGTERM goes to the process alone, as `kill` or systemd sends it
+  for (const [ms, sig] of [[250, 'SIGINT'], [700, 'SIGINT'], [1400, 'SIGINT'], [900, 'SIGTERM']] as const) {
     const c = spawn(process.execPath, ['--import', 'tsx', 'programs/mes_pkt.ts', 'demo', '--count', '400'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const n = demoNames(c.pid!);
     try {
       await sleep(ms);
-      if (c.exitCode === null) process.kill(-c.pid!, 'SIGINT');
+      if (c.exitCode === null) process.kill(sig === 'SIGINT' ? -c.pid! : c.pid!, sig);
       const code = await exited(c);
-      // 130: rolled back; 0: it had finished; killed by SIGINT: Node was still starting, before
-      // any listener (and before anything was made)
-      assert.ok(code === 130 || code === 0 || (code === null && c.signalCode === 'SIGINT'), `after ${ms} ms: exit ${code} ${c.signalCode}`);
+      // 128 + signal: rolled back; 0: it had finished; killed by the signal: Node was still
+      // starting, before any listener (and before anything was made)
+      assert.ok(code === (sig === 'SIGINT' ? 130 : 143) || code === 0 || (code === null && c.signalCode === sig), `${sig} after ${ms} ms: exit ${code} ${c.signalCode}`);
       assertNoTestbed(n.prefix);
       assert.not.ok(existsSync(n.pinDir), `after ${ms} ms: no pin dir`);
+      assert.not.ok(existsSync(stateFile(n.pinDir)), `after ${ms} ms: no state`);
     } finally {
       if (c.exitCode === null) c.kill('SIGKILL');
       testbedDown(n.prefix);
