@@ -414,6 +414,9 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
   },
 };
 
+/** The whole command line, for the `tsbpf-mes-pkt` bin and `tsbpf mes-pkt`. */
+export const run = (argv: string[]): Promise<number | void> | number | void => dispatch(argv, USAGE, commands);
+
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  await main((argv) => dispatch(argv, USAGE, commands));
+  await main(run);
 }

@@ -3,6 +3,7 @@
  * place that turns an error into a single clear line on stderr and a non-zero exit.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { fileURLToPath } from 'node:url';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -89,4 +90,20 @@ export async function main(run: (argv: string[]) => Promise<number | void> | num
     if (process.env.TSBPF_DEBUG) process.stderr.write(`${err.stack}\n`);
     process.exitCode = e instanceof UsageError ? 2 : 1;
   }
+}
+
+/**
+ * How a child Node runs another module of this package: the compiled .js beside a compiled
+ * caller (dist/), or the .ts source through tsx in a checkout. `relative` is the .ts path as
+ * seen from the caller's source file.
+ */
+export function nodeArgs(callerUrl: string, relative: string): string[] {
+  const file = siblingFile(callerUrl, relative);
+  return file.endsWith('.js') ? [file] : ['--import', 'tsx', file];
+}
+
+/** The file a caller's relative .ts path names, as .js when the caller itself is compiled. */
+export function siblingFile(callerUrl: string, relative: string): string {
+  const compiled = callerUrl.endsWith('.js');
+  return fileURLToPath(new URL(compiled ? relative.replace(/\.ts$/, '.js') : relative, callerUrl));
 }

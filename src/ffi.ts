@@ -34,6 +34,10 @@ function bindLibc(koffi: Koffi) {
     sendto: libc.func('long sendto(int fd, void *buf, size_t len, int flags, void *addr, uint32_t addrlen)'),
     recv: libc.func('long recv(int fd, void *buf, size_t len, int flags)'),
     setns: libc.func('int setns(int fd, int nstype)'),
+    perf_event_open: libc.func('long syscall(long nr, void *attr, long pid, long cpu, long group_fd, unsigned long flags)'),
+    ioctl: libc.func('int ioctl(int fd, unsigned long request, unsigned long arg)'),
+    recvfrom: libc.func('long recvfrom(int fd, void *buf, size_t len, int flags, void *addr, _Inout_ uint32_t *addrlen)'),
+    poll: libc.func('int poll(void *fds, unsigned long nfds, int timeout)'),
   };
 }
 
@@ -133,3 +137,58 @@ export function setns(fd: number, nstype: number): number {
 }
 
 export const CLONE_NEWNET = 0x40000000;
+
+/** perf_event_open(2) has no glibc wrapper: x86-64 and arm64 syscall numbers. */
+const NR_PERF_EVENT_OPEN = process.arch === 'arm64' ? 241 : 298;
+
+/** perf_event_open(attr, pid, cpu, group_fd, flags): the event's fd, or -errno. */
+export function perfEventOpen(attr: Uint8Array, pid: number, cpu: number, groupFd: number, flags: number): number {
+  return check(lib().c.perf_event_open(NR_PERF_EVENT_OPEN, attr, pid, cpu, groupFd, flags));
+}
+
+/** ioctl(fd, request, arg) with an integer argument (perf's ENABLE, DISABLE, SET_BPF): 0 or -errno. */
+export function ioctl(fd: number, request: number, arg: number): number {
+  return check(lib().c.ioctl(fd, request, arg));
+}
+
+/** recvfrom into buf, the sender's address into addr: the frame's full length, or -errno. */
+export function recvfrom(fd: number, buf: Uint8Array, flags = 0, addr: Uint8Array | null = null): number {
+  const len = [addr ? addr.length : 0];
+  return check(lib().c.recvfrom(fd, buf, buf.length, flags, addr, addr ? len : null));
+}
+
+export const POLLIN = 0x1;
+
+/** struct pollfd for one fd: int fd; short events; short revents. */
+function pollfd(fd: number, events: number): Uint8Array {
+  const b = new Uint8Array(new ArrayBuffer(8));
+  const v = new DataView(b.buffer);
+  v.setInt32(0, fd, true);
+  v.setInt16(4, events, true);
+  return b;
+}
+const revents = (b: Uint8Array): number => new DataView(b.buffer).getUint16(6, true);
+
+/** poll(2) on one fd: its revents (0 on timeout), or -errno. Blocks the calling thread up to timeoutMs. */
+export function poll(fd: number, events: number, timeoutMs: number): number {
+  const b = pollfd(fd, events);
+  const r = check(lib().c.poll(b, 1, timeoutMs));
+  return r < 0 ? r : revents(b);
+}
+
+/**
+ * poll(2) on one fd on a libuv worker thread (koffi's async call): the event loop runs while
+ * it waits. Resolves to revents (0 on timeout) or -errno. Keep timeoutMs short: the worker is
+ * busy until poll returns, and closing the fd does not wake it.
+ */
+export function pollAsync(fd: number, events: number, timeoutMs: number): Promise<number> {
+  const b = pollfd(fd, events);
+  const { koffi, c } = lib();
+  return new Promise((resolve, reject) => {
+    // errno belongs to the worker thread; when koffi has none for it, report EINTR (callers poll again).
+    c.poll.async(b, 1, timeoutMs, (err: unknown, r: number) => {
+      if (err) reject(err instanceof Error ? err : new Error(String(err)));
+      else resolve(r < 0 ? -(koffi.errno() || 4) : revents(b));
+    });
+  });
+}

@@ -6,7 +6,7 @@
  * `tsbpf explain programs/lessons/<name>.ts --entry broken` works on it too.
  */
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { nodeArgs, siblingFile } from '../../src/command.ts';
 import { AsmError, Builder, link, referencedMaps, type ProgramOptions, type ProgramSpec } from '../../src/asm/index.ts';
 import { loadProgram, VerifierError } from '../../src/syscall/index.ts';
 import { explainProgram, lessonById, withMapsFor, type Explanation } from '../../src/verifier/index.ts';
@@ -60,15 +60,13 @@ export function unlinked(opts: ProgramOptions, build: (b: Builder) => void): Pro
   return { ...opts, license: opts.license ?? 'GPL', insns: b.insns, labels: b.labels, maps: referencedMaps(b.insns) };
 }
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
 /** explain, run in a child process whose capability bounding set lacks CAP_PERFMON and CAP_SYS_ADMIN. */
 function explainUnprivileged(name: string): Explanation {
-  const file = fileURLToPath(new URL(`./${name}.ts`, import.meta.url));
+  const file = siblingFile(import.meta.url, `./${name}.ts`);
   const drop = '-perfmon,-sys_admin';
   const r = spawnSync('setpriv', [`--bounding-set=${drop}`, `--inh-caps=${drop}`, '--',
-    process.execPath, '--import', 'tsx', 'src/cli.ts', 'explain', file, '--entry', 'broken', '--json'],
-  { cwd: ROOT, encoding: 'utf8' });
+    process.execPath, ...nodeArgs(import.meta.url, '../../src/cli.ts'), 'explain', file, '--entry', 'broken', '--json'],
+  { encoding: 'utf8' });
   if (r.error) throw new Error(`lesson ${name}: cannot run setpriv (util-linux) to drop CAP_PERFMON: ${r.error.message}`);
   try {
     return JSON.parse(r.stdout) as Explanation;

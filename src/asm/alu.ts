@@ -7,22 +7,19 @@
 import { AsmError } from './errors.ts';
 import { imm32, reg, dstReg } from './imm.ts';
 import type { Instruction } from './instruction.ts';
-import { AluOp, Class, Source, type BinaryAluOp } from './opcode.ts';
+import { AluOp, Class, Source, rowsOfForm, type BinaryAluOp } from './opcode.ts';
 import { isRegister, type Register } from './register.ts';
 
 export type Width = 32 | 64;
 
-const base: Record<BinaryAluOp, { code: number; off: number }> = {
-  add: { code: AluOp.add, off: 0 }, sub: { code: AluOp.sub, off: 0 }, mul: { code: AluOp.mul, off: 0 },
-  div: { code: AluOp.div, off: 0 }, sdiv: { code: AluOp.div, off: 1 }, mod: { code: AluOp.mod, off: 0 },
-  smod: { code: AluOp.mod, off: 1 }, or: { code: AluOp.or, off: 0 }, and: { code: AluOp.and, off: 0 },
-  xor: { code: AluOp.xor, off: 0 }, lsh: { code: AluOp.lsh, off: 0 }, rsh: { code: AluOp.rsh, off: 0 },
-  arsh: { code: AluOp.arsh, off: 0 }, mov: { code: AluOp.mov, off: 0 },
-};
+/** The op field and off of each two-operand operation, from the opcode table. */
+const base: ReadonlyMap<string, { code: number; off: number }> = new Map(
+  rowsOfForm('binary').map((r) => [r.name, { code: r.code, off: r.off ?? 0 }]),
+);
 
 /** dst op= src|imm, in 32 or 64 bits. */
 export function alu(op: BinaryAluOp, width: Width, dst: Register, src: Register | number): Instruction {
-  const b = base[op];
+  const b = base.get(op);
   if (!b) throw new AsmError(`unknown ALU operation '${op}'`);
   const cls = width === 64 ? Class.ALU64 : Class.ALU;
   const d = dstReg(dst);
@@ -36,6 +33,12 @@ export function alu(op: BinaryAluOp, width: Width, dst: Register, src: Register 
   return { op: b.code | Source.K | cls, dst: d, src: 0, off: b.off, imm };
 }
 
+/** Source widths movsx takes, by destination width (the movsx rows of the table). */
+const MOVSX_BITS: Readonly<Record<Width, readonly number[]>> = {
+  32: rowsOfForm('movsx').filter((r) => r.classes.includes(Class.ALU)).map((r) => r.off ?? 0),
+  64: rowsOfForm('movsx').filter((r) => r.classes.includes(Class.ALU64)).map((r) => r.off ?? 0),
+};
+
 /** dst = -dst */
 export function neg(width: Width, dst: Register): Instruction {
   return { op: AluOp.neg | (width === 64 ? Class.ALU64 : Class.ALU), dst: dstReg(dst), src: 0, off: 0, imm: 0 };
@@ -43,7 +46,7 @@ export function neg(width: Width, dst: Register): Instruction {
 
 /** dst = (s8|s16|s32) src, sign-extended to 64 bits (or to 32 bits for width 32). */
 export function movsx(width: Width, dst: Register, src: Register, bits: 8 | 16 | 32): Instruction {
-  const ok = width === 64 ? [8, 16, 32] : [8, 16];
+  const ok = MOVSX_BITS[width];
   if (!ok.includes(bits)) throw new AsmError(`movsx${width === 32 ? '32' : ''} sign-extends from ${ok.join(', ')} bits, not ${bits}`);
   return { op: AluOp.mov | Source.X | (width === 64 ? Class.ALU64 : Class.ALU), dst: dstReg(dst), src: reg(src, 'source register'), off: bits, imm: 0 };
 }

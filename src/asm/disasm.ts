@@ -18,7 +18,7 @@ import { INSN_SIZE, decode, encode, imm64, type Instruction } from './instructio
 import { branchField } from './link.ts';
 import {
   AluOp, AtomicOp, CallKind, Class, JmpOp, LD_IMM64, Mode, Pseudo, Source, SIZE_BYTES,
-  opClass, opCode, opMode, opSource, sizeName,
+  opClass, opCode, opMode, opSource, opcodesOf, rowsOfForm, sizeName,
 } from './opcode.ts';
 
 export type ListingStyle = 'tsbpf' | 'llvm';
@@ -141,22 +141,26 @@ function spacedHex(b: Uint8Array): string {
   return ascii.decode(out);
 }
 
-const ALU_OPS: Readonly<Record<number, string>> = {
-  [AluOp.add]: '+=', [AluOp.sub]: '-=', [AluOp.mul]: '*=', [AluOp.div]: '/=', [AluOp.or]: '|=',
-  [AluOp.and]: '&=', [AluOp.lsh]: '<<=', [AluOp.rsh]: '>>=', [AluOp.mod]: '%=', [AluOp.xor]: '^=',
-  [AluOp.arsh]: 's>>=',
-};
-const JMP_OPS: Readonly<Record<number, string>> = {
-  [JmpOp.jeq]: '==', [JmpOp.jne]: '!=', [JmpOp.jgt]: '>', [JmpOp.jge]: '>=', [JmpOp.jlt]: '<',
-  [JmpOp.jle]: '<=', [JmpOp.jsgt]: 's>', [JmpOp.jsge]: 's>=', [JmpOp.jslt]: 's<', [JmpOp.jsle]: 's<=',
-  [JmpOp.jset]: '&',
-};
-const ATOMIC_ALU: Readonly<Record<number, string>> = {
-  [AtomicOp.add]: '+=', [AtomicOp.or]: '|=', [AtomicOp.and]: '&=', [AtomicOp.xor]: '^=',
-};
-const ATOMIC_FETCH: Readonly<Record<number, string>> = {
-  [AtomicOp.fetch_add]: 'add', [AtomicOp.fetch_or]: 'or', [AtomicOp.fetch_and]: 'and', [AtomicOp.fetch_xor]: 'xor',
-};
+// Symbols from the opcode table, indexed by the op field (>> 4) and, for ALU, off (sdiv, smod).
+const ALU_SYM: readonly (string | undefined)[] = (() => {
+  const t: (string | undefined)[] = new Array(32).fill(undefined);
+  for (const r of rowsOfForm('binary')) if (r.name !== 'mov') t[(r.code >> 4) | ((r.off ?? 0) << 4)] = r.llvm;
+  return t;
+})();
+const JMP_SYM: readonly (string | undefined)[] = (() => {
+  const t: (string | undefined)[] = new Array(16).fill(undefined);
+  for (const r of rowsOfForm('jcond')) t[r.code >> 4] = r.llvm;
+  return t;
+})();
+/** Byte-swap opcode byte -> 'le', 'be' or 'bswap'. */
+const END_SYM: readonly (string | undefined)[] = (() => {
+  const t: (string | undefined)[] = new Array(256).fill(undefined);
+  for (const r of rowsOfForm('endian')) for (const op of opcodesOf(r)) t[op] = r.llvm;
+  return t;
+})();
+/** Atomic imm -> `+=` (lock forms) or `add` (atomic_fetch_add), from the table. */
+const ATOMIC_ALU: ReadonlyMap<number, string> = new Map(rowsOfForm('atomic').map((r) => [r.imm!, r.llvm]));
+const ATOMIC_FETCH: ReadonlyMap<number, string> = new Map(rowsOfForm('fetch').map((r) => [r.imm!, r.llvm]));
 
 /** `r1 = <rhs> ll` for each LD_IMM64 source kind; see docs/listing.md. */
 function ldImm64(i: Instruction, llvm: boolean, mapIds: boolean): string {
@@ -187,15 +191,16 @@ function format(i: Instruction, llvm: boolean, alu32: boolean, mapIds: boolean):
       const d = reg(dst, w);
       if (code === AluOp.neg) return `${d} = -${d}`;
       if (code === AluOp.end) {
-        const kind = cls === Class.ALU64 ? 'bswap' : x ? 'be' : 'le';
+        const kind = END_SYM[op];
+        if (kind === undefined) break;
         const r = reg(dst, false);
         return `${r} = ${kind}${imm} ${r}`;
       }
       const rhs = x ? reg(src, w) : `${imm}`;
       if (code === AluOp.mov) return x && off !== 0 ? `${d} = (s${off})${rhs}` : `${d} = ${rhs}`;
-      const sym = ALU_OPS[code];
+      const sym = off === 0 || off === 1 ? ALU_SYM[(code >> 4) | (off << 4)] : undefined;
       if (sym === undefined) break;
-      return off === 1 ? `${d} s${sym} ${rhs}` : `${d} ${sym} ${rhs}`;
+      return `${d} ${sym} ${rhs}`;
     }
     case Class.JMP:
     case Class.JMP32: {
@@ -208,7 +213,7 @@ function format(i: Instruction, llvm: boolean, alu32: boolean, mapIds: boolean):
         const name = llvm ? undefined : helperName(imm);
         return name ? `call ${name}#${imm}` : `call ${imm}`;
       }
-      const sym = JMP_OPS[code];
+      const sym = JMP_SYM[code >> 4];
       if (sym === undefined) break;
       const x = opSource(op) === Source.X;
       const rhs = x ? reg(src, w) : code === JmpOp.jset ? (imm < 0 ? `-0x${(-imm).toString(16)}` : `0x${imm.toString(16)}`) : `${imm}`;
@@ -225,10 +230,10 @@ function format(i: Instruction, llvm: boolean, alu32: boolean, mapIds: boolean):
       const size = sizeName(op);
       if (opMode(op) !== Mode.ATOMIC) return `*(${size} *)${mem(dst, off)} = ${reg(src, alu32 && size !== 'u64')}`;
       const w = size === 'u32', s = reg(src, w);
-      const alu = ATOMIC_ALU[imm];
+      const alu = ATOMIC_ALU.get(imm);
       if (alu !== undefined) return `lock *(${size} *)${mem(dst, off)} ${alu} ${s}`;
-      const fetch = ATOMIC_FETCH[imm];
-      if (fetch !== undefined) return `${s} = atomic_fetch_${fetch}((${size} *)${mem(dst, off)}, ${s})`;
+      const fetch = ATOMIC_FETCH.get(imm);
+      if (fetch !== undefined) return `${s} = ${fetch}((${size} *)${mem(dst, off)}, ${s})`;
       const addr = `r${dst} ${off < 0 ? '-' : '+'} ${Math.abs(off)}`;
       if (imm === AtomicOp.xchg) return `${s} = ${w ? 'xchg32_32' : 'xchg_64'}(${addr}, ${s})`;
       if (imm === AtomicOp.cmpxchg) return `${reg(0, w)} = ${w ? 'cmpxchg32_32' : 'cmpxchg_64'}(${addr}, ${reg(0, w)}, ${s})`;

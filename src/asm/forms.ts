@@ -1,14 +1,15 @@
 /**
- * One example of every instruction form, generated from the opcode tables: each ALU op in 32
- * and 64 bits with an immediate and a register, every load/store size, every atomic op in u32
- * and u64, every conditional jump in JMP and JMP32, every LD_IMM64 source kind, the three call
- * kinds, and so on. The round-trip and llvm oracle tests walk this list, so a form added to
- * opcode.ts without a text form fails them.
+ * One example of every instruction form, generated from the opcode table (opcode.ts): each row
+ * in each class, source and size it lists, so every ALU op in 32 and 64 bits with an immediate
+ * and a register, every load/store size, every atomic op in u32 and u64, every conditional
+ * jump in JMP and JMP32, the three call kinds, and so on; then every LD_IMM64 source kind and
+ * a few operand variants the text forms spell differently. The round-trip, ubpf and llvm
+ * oracle tests walk this list, so a row added to the table without a text form fails them.
  */
 import type { Instruction } from './instruction.ts';
 import {
-  AluOp, AtomicOp, CallKind, Class, COND_JUMPS, JmpOp, LD_IMM64, Mode, Pseudo, Size, Source, SIZE_NAMES,
-  type AtomicOpName,
+  CallKind, Class, JmpOp, LD_IMM64, Mode, OPCODE_TABLE, Pseudo, Size, Source, opClass, opSource, sizeName,
+  type OpcodeRow,
 } from './opcode.ts';
 
 export interface Form {
@@ -20,61 +21,64 @@ export interface Form {
 const I = (op: number, dst: number, src: number, off: number, imm: number, imm2?: number): Instruction =>
   imm2 === undefined ? { op, dst, src, off, imm } : { op, dst, src, off, imm, imm2 };
 
-const ALU_FORMS = [
-  ['add', AluOp.add, 0], ['sub', AluOp.sub, 0], ['mul', AluOp.mul, 0], ['div', AluOp.div, 0], ['sdiv', AluOp.div, 1],
-  ['mod', AluOp.mod, 0], ['smod', AluOp.mod, 1], ['or', AluOp.or, 0], ['and', AluOp.and, 0], ['xor', AluOp.xor, 0],
-  ['lsh', AluOp.lsh, 0], ['rsh', AluOp.rsh, 0], ['arsh', AluOp.arsh, 0], ['mov', AluOp.mov, 0],
-] as const;
+const WIDTH: Readonly<Record<number, string>> = { [Class.ALU]: 'alu', [Class.ALU64]: 'alu64', [Class.JMP]: 'jmp', [Class.JMP32]: 'jmp32' };
+
+/** The example instruction of a row for one opcode byte, and its name. */
+function example(row: OpcodeRow, op: number): Form {
+  const w = WIDTH[opClass(op)] ?? '', x = opSource(op) === Source.X, s = sizeName(op);
+  const off = row.off ?? 0;
+  switch (row.form) {
+    case 'binary': {
+      const shift = row.name === 'lsh' || row.name === 'rsh' || row.name === 'arsh';
+      return { name: `${w} ${row.name} ${x ? 'X' : 'K'}`, insn: x ? I(op, 1, 2, off, 0) : I(op, 1, 0, off, shift ? 3 : 7) };
+    }
+    case 'movsx': return { name: `${w} ${row.name}`, insn: I(op, 1, 2, off, 0) };
+    case 'unary': return { name: `${w} ${row.name}`, insn: I(op, 1, 0, 0, 0) };
+    case 'endian': return { name: row.name, insn: I(op, 1, 0, 0, 0) };
+    case 'jcond': return { name: `${w} ${row.name} ${x ? 'X' : 'K'}`, insn: x ? I(op, 1, 2, 1, 0) : I(op, 1, 0, 1, row.name === 'jset' ? 4 : -5) };
+    case 'ja': return { name: row.name, insn: I(op, 0, 0, 1, 0) };
+    case 'gotol': return { name: row.name, insn: I(op, 0, 0, 0, 1) };
+    case 'call': {
+      const kind = row.src ?? CallKind.helper;
+      const name = kind === CallKind.helper ? 'call helper' : kind === CallKind.local ? 'call local' : 'call kfunc';
+      return { name, insn: I(op, 0, kind, 0, kind === CallKind.helper ? 5 : kind === CallKind.local ? 1 : 1234) };
+    }
+    case 'exit': return { name: row.name, insn: I(op, 0, 0, 0, 0) };
+    case 'ldx': return { name: `ldx ${s}`, insn: I(op, 2, 1, 76, 0) };
+    case 'ldxsx': return { name: `ldxsx ${s}`, insn: I(op, 2, 1, -4, 0) };
+    case 'st': return { name: `st ${s}`, insn: I(op, 10, 0, -8, 7) };
+    case 'stx': return { name: `stx ${s}`, insn: I(op, 10, 1, -8, 0) };
+    case 'atomic': case 'fetch': case 'xchg': case 'cmpxchg':
+      return { name: `atomic ${s} ${row.name}`, insn: I(op, 10, 1, -8, row.imm ?? 0) };
+    case 'ld_imm64': return { name: 'ld_imm64 imm', insn: I(op, 1, Pseudo.imm, 0, 0x55667788, 0x11223344) };
+    case 'ld_abs': return { name: `ld_abs ${s}`, insn: I(op, 0, 0, 0, 12) };
+    case 'ld_ind': return { name: `ld_ind ${s}`, insn: I(op, 0, 1, 0, 4) };
+  }
+}
 
 /** Jump offsets in these forms are +1: link() accepts them in a program with one more slot after. */
 export function instructionForms(): Form[] {
   const out: Form[] = [];
   const add = (name: string, insn: Instruction): void => { out.push({ name, insn }); };
-  for (const [cls, w] of [[Class.ALU, 'alu'], [Class.ALU64, 'alu64']] as const) {
-    for (const [name, code, off] of ALU_FORMS) {
-      const shift = name === 'lsh' || name === 'rsh' || name === 'arsh';
-      add(`${w} ${name} K`, I(cls | code | Source.K, 1, 0, off, shift ? 3 : 7));
-      add(`${w} ${name} X`, I(cls | code | Source.X, 1, 2, off, 0));
-    }
-    for (const bits of cls === Class.ALU64 ? [8, 16, 32] : [8, 16]) add(`${w} movsx${bits}`, I(cls | AluOp.mov | Source.X, 1, 2, bits, 0));
-    add(`${w} neg`, I(cls | AluOp.neg, 1, 0, 0, 0));
-  }
-  for (const bits of [16, 32, 64]) {
-    add(`le${bits}`, I(Class.ALU | AluOp.end | Source.K, 1, 0, 0, bits));
-    add(`be${bits}`, I(Class.ALU | AluOp.end | Source.X, 1, 0, 0, bits));
-    add(`bswap${bits}`, I(Class.ALU64 | AluOp.end | Source.K, 1, 0, 0, bits));
-  }
-  for (const s of SIZE_NAMES) {
-    add(`ldx ${s}`, I(Class.LDX | Mode.MEM | Size[s], 2, 1, 76, 0));
-    if (s !== 'u64') add(`ldxsx ${s}`, I(Class.LDX | Mode.MEMSX | Size[s], 2, 1, -4, 0));
-    add(`st ${s}`, I(Class.ST | Mode.MEM | Size[s], 10, 0, -8, 7));
-    add(`stx ${s}`, I(Class.STX | Mode.MEM | Size[s], 10, 1, -8, 0));
-    if (s !== 'u64') {
-      add(`ld_abs ${s}`, I(Class.LD | Mode.ABS | Size[s], 0, 0, 0, 12));
-      add(`ld_ind ${s}`, I(Class.LD | Mode.IND | Size[s], 0, 1, 0, 4));
-      add(`ld_ind ${s} no offset`, I(Class.LD | Mode.IND | Size[s], 0, 1, 0, 0));
+  for (const row of OPCODE_TABLE) {
+    for (const cls of row.classes) {
+      const variants: number[] = row.sizes ? row.sizes.map((s) => cls | row.code | Size[s]) : (row.sources ?? [Source.K]).map((s) => cls | row.code | s);
+      for (const op of variants) {
+        if (row.form === 'endian') {
+          for (const bits of [16, 32, 64]) add(`${row.name}${bits}`, I(op, 1, 0, 0, bits));
+          continue;
+        }
+        const f = example(row, op);
+        add(f.name, f.insn);
+      }
     }
   }
-  for (const s of ['u32', 'u64'] as const) {
-    for (const name of Object.keys(AtomicOp) as AtomicOpName[]) {
-      add(`atomic ${s} ${name}`, I(Class.STX | Mode.ATOMIC | Size[s], 10, 1, -8, AtomicOp[name]));
-    }
-  }
-  for (const [cls, w] of [[Class.JMP, 'jmp'], [Class.JMP32, 'jmp32']] as const) {
-    for (const j of COND_JUMPS) {
-      add(`${w} ${j} K`, I(cls | JmpOp[j] | Source.K, 1, 0, 1, j === 'jset' ? 4 : -5));
-      add(`${w} ${j} X`, I(cls | JmpOp[j] | Source.X, 1, 2, 1, 0));
-    }
-  }
-  add('ja', I(Class.JMP | JmpOp.ja, 0, 0, 1, 0));
-  add('gotol', I(Class.JMP32 | JmpOp.ja, 0, 0, 0, 1));
-  add('call helper', I(Class.JMP | JmpOp.call, 0, CallKind.helper, 0, 5));
-  add('call helper unknown id', I(Class.JMP | JmpOp.call, 0, CallKind.helper, 0, 100000));
-  add('call local', I(Class.JMP | JmpOp.call, 0, CallKind.local, 0, 1));
-  add('call kfunc', I(Class.JMP | JmpOp.call, 0, CallKind.kfunc, 0, 1234));
-  add('call kfunc in module', I(Class.JMP | JmpOp.call, 0, CallKind.kfunc, 2, 1234));
-  add('exit', I(Class.JMP | JmpOp.exit, 0, 0, 0, 0));
-  add('ld_imm64 imm', I(LD_IMM64, 1, Pseudo.imm, 0, 0x55667788, 0x11223344));
+  // Operand variants that print differently.
+  const NARROW_LD = [Size.u8, Size.u16, Size.u32];
+  for (const sz of NARROW_LD) add(`ld_ind ${sizeName(sz)} no offset`, I(Class.LD | Mode.IND | sz, 0, 1, 0, 0));
+  const CALL = Class.JMP | JmpOp.call;
+  add('call helper unknown id', I(CALL, 0, CallKind.helper, 0, 100000));
+  add('call kfunc in module', I(CALL, 0, CallKind.kfunc, 2, 1234));
   add('ld_imm64 imm negative', I(LD_IMM64, 1, Pseudo.imm, 0, -1, -1));
   add('ld_imm64 map_fd', I(LD_IMM64, 1, Pseudo.map_fd, 0, 3, 0));
   add('ld_imm64 map_fd with imm2', I(LD_IMM64, 1, Pseudo.map_fd, 0, 3, 9));

@@ -13,6 +13,7 @@ export * from './link.ts';
 export * from './program.ts';
 export * from './map-spec.ts';
 export * from './collection-spec.ts';
+export { PROG_TYPES, progTypeNumber } from './program-type.ts';
 export * from './helpers.ts';
 export * from './headers.ts';
 export * from './skb.ts';

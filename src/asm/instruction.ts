@@ -12,8 +12,8 @@
  */
 import { AsmError } from './errors.ts';
 import {
-  AluOp, AtomicOp, CallKind, Class, JmpOp, LD_IMM64, Mode, Pseudo, Size, Source,
-  opClass, opCode, opMode, opSize, opSource,
+  AluOp, AtomicOp, CallKind, Class, JmpOp, LD_IMM64, Mode, OPCODE_TABLE, Pseudo, Size, Source,
+  opClass, opCode, opMode, opSize, opSource, opcodesOf,
 } from './opcode.ts';
 
 /** Anything a program can refer to as a map: resolved to an fd when the program is loaded. */
@@ -83,10 +83,18 @@ export function encode(insns: readonly Instruction[]): Uint8Array {
 }
 
 const ATOMIC_IMMS: ReadonlySet<number> = new Set(Object.values(AtomicOp));
-const OFF_ZERO: readonly number[] = [0];
-const OFF_DIVMOD: readonly number[] = [0, 1];
-const OFF_MOVSX64: readonly number[] = [0, 8, 16, 32];
-const OFF_MOVSX32: readonly number[] = [0, 8, 16];
+/**
+ * The off values each ALU opcode byte takes (0 for most; div/mod also 1 for sdiv/smod; MOV X
+ * also the movsx widths its class has), from the opcode table's rows.
+ */
+const ALU_OFFS: readonly (readonly number[])[] = (() => {
+  const by: number[][] = Array.from({ length: 256 }, () => []);
+  for (const row of OPCODE_TABLE) {
+    if (row.form !== 'binary' && row.form !== 'movsx') continue;
+    for (const op of opcodesOf(row)) by[op]!.push(row.off ?? 0);
+  }
+  return by;
+})();
 
 // Module-level checks, chained with ??: decode runs them for every instruction, so no
 // closures or objects are made per call.
@@ -113,9 +121,7 @@ export function invalidReason(i: Instruction): string | null {
         if (imm !== 16 && imm !== 32 && imm !== 64) return `byte swap width must be 16, 32 or 64, is ${imm}`;
         return reserved('src', src) ?? reserved('off', off);
       }
-      const okOff = code === AluOp.div || code === AluOp.mod ? OFF_DIVMOD
-        : code === AluOp.mov && x ? (is64 ? OFF_MOVSX64 : OFF_MOVSX32) : OFF_ZERO;
-      if (!okOff.includes(off)) return `invalid off ${off} for this ALU operation`;
+      if (!ALU_OFFS[op]!.includes(off)) return `invalid off ${off} for this ALU operation`;
       return x ? badSrc(src) ?? reserved('imm', imm) : reserved('src', src);
     }
     case Class.JMP:
@@ -124,7 +130,7 @@ export function invalidReason(i: Instruction): string | null {
       if (code > JmpOp.jsle) return `unknown jump operation 0x${code.toString(16)}`;
       if (code === JmpOp.call) {
         if (cls === Class.JMP32) return 'call is not a JMP32 operation';
-        if (x) return 'call through a register (callx) is not supported';
+        if (x) return 'call through a register (callx, 0x8d) is not part of RFC 9669 and the kernel rejects it: call a helper by its id';
         if (src !== CallKind.helper && src !== CallKind.local && src !== CallKind.kfunc) return `unknown call kind src=${src}`;
         return src === CallKind.kfunc ? reserved('dst', dst) : reserved('dst', dst) ?? reserved('off', off);
       }

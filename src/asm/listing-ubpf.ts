@@ -13,15 +13,18 @@
  * Immediates print as bpf_conformance prints them: small and negative ones in decimal, the rest
  * as unsigned hex (0xffffff80 in a 64-bit operation is -128 sign-extended, as in the assembler).
  *
- * The dialect has no spelling for kfunc calls or for LD_IMM64 with a pseudo source (map, BTF
- * id, func...): formatUbpf() throws an AsmError for those, ubpfUnsupported() says why first.
+ * The dialect has no spelling for LD_IMM64 with a pseudo source (map, BTF id, func...), nor for
+ * a kfunc's module index: formatUbpf() throws an AsmError for those and for every kfunc call
+ * (the assembler reads bpf_conformance's `call runtime N`, but a listing that printed it for
+ * some kfuncs and not others would read oddly), ubpfUnsupported() says why first. Mnemonics
+ * come from the opcode table's `ubpf` column.
  */
 import { AsmError } from './errors.ts';
 import { encode, imm64, invalidReason, type Instruction } from './instruction.ts';
 import { branchField, slotIndex } from './link.ts';
 import {
-  AluOp, AtomicOp, CallKind, Class, JmpOp, LD_IMM64, Mode, Pseudo, Size, Source,
-  opClass, opCode, opMode, opSize, opSource,
+  CallKind, Class, JmpOp, LD_IMM64, Pseudo, Size, Source, opClass, opSize, opSource, opcodeRow, sizeName,
+  type SizeName,
 } from './opcode.ts';
 
 export interface UbpfListingOptions {
@@ -50,23 +53,8 @@ function immText(v: number): string {
 /** `[%r10-8]`, `[%r1]`, `[%r1+76]` */
 const memText = (base: number, off: number): string => `[${reg(base)}${off === 0 ? '' : off > 0 ? `+${off}` : `${off}`}]`;
 
-const SUFFIX: Readonly<Record<number, string>> = { [Size.u8]: 'b', [Size.u16]: 'h', [Size.u32]: 'w', [Size.u64]: 'dw' };
-
-const ALU: Readonly<Record<number, string>> = {
-  [AluOp.add]: 'add', [AluOp.sub]: 'sub', [AluOp.mul]: 'mul', [AluOp.div]: 'div', [AluOp.or]: 'or',
-  [AluOp.and]: 'and', [AluOp.lsh]: 'lsh', [AluOp.rsh]: 'rsh', [AluOp.mod]: 'mod', [AluOp.xor]: 'xor',
-  [AluOp.mov]: 'mov', [AluOp.arsh]: 'arsh',
-};
-const JMP: Readonly<Record<number, string>> = {
-  [JmpOp.jeq]: 'jeq', [JmpOp.jgt]: 'jgt', [JmpOp.jge]: 'jge', [JmpOp.jset]: 'jset', [JmpOp.jne]: 'jne',
-  [JmpOp.jsgt]: 'jsgt', [JmpOp.jsge]: 'jsge', [JmpOp.jlt]: 'jlt', [JmpOp.jle]: 'jle', [JmpOp.jslt]: 'jslt',
-  [JmpOp.jsle]: 'jsle',
-};
-const ATOMIC: Readonly<Record<number, string>> = {
-  [AtomicOp.add]: 'add', [AtomicOp.or]: 'or', [AtomicOp.and]: 'and', [AtomicOp.xor]: 'xor',
-  [AtomicOp.fetch_add]: 'fetch add', [AtomicOp.fetch_or]: 'fetch or', [AtomicOp.fetch_and]: 'fetch and',
-  [AtomicOp.fetch_xor]: 'fetch xor', [AtomicOp.xchg]: 'xchg', [AtomicOp.cmpxchg]: 'cmpxchg',
-};
+/** The size suffix of memory mnemonics (ldxw, stxdw, ldabsh). */
+export const UBPF_SIZE_SUFFIX: Readonly<Record<SizeName, string>> = { u8: 'b', u16: 'h', u32: 'w', u64: 'dw' };
 
 /**
  * Why an instruction has no ubpf spelling, or null when it has one. Invalid encodings have
@@ -91,39 +79,30 @@ export function formatUbpf(i: Instruction, target?: string): string {
   if (why) throw new AsmError(`cannot print ${Array.from(encode([i]), (b) => b.toString(16).padStart(2, '0')).join(' ')} in the ubpf dialect: ${why}`);
   const { op, dst, src, off, imm } = i;
   const to = (n: number): string => target ?? rel(n);
-  switch (opClass(op)) {
-    case Class.ALU:
-    case Class.ALU64: {
-      const w = opClass(op) === Class.ALU ? '32' : '', code = opCode(op), x = opSource(op) === Source.X;
-      if (code === AluOp.neg) return `neg${w} ${reg(dst)}`;
-      if (code === AluOp.end) return `${w ? (x ? 'be' : 'le') : 'bswap'}${imm} ${reg(dst)}`;
-      if (code === AluOp.mov && x && off !== 0) return `movsx${off}${w || '64'} ${reg(dst)}, ${reg(src)}`;
-      const name = (off === 1 ? 's' : '') + ALU[code]!;
-      return `${name}${w} ${reg(dst)}, ${x ? reg(src) : immText(imm)}`;
-    }
-    case Class.JMP:
-    case Class.JMP32: {
-      const w = opClass(op) === Class.JMP32 ? '32' : '', code = opCode(op);
-      if (code === JmpOp.exit) return 'exit';
-      if (code === JmpOp.call) return src === CallKind.local ? `call local ${to(imm)}` : `call ${immText(imm)}`;
-      if (code === JmpOp.ja) return w ? `ja32 ${to(imm)}` : `ja ${to(off)}`;
-      const rhs = opSource(op) === Source.X ? reg(src) : immText(imm);
-      return `${JMP[code]!}${w} ${reg(dst)}, ${rhs}, ${to(off)}`;
-    }
-    case Class.LDX:
-      return `ldx${opMode(op) === Mode.MEMSX ? 's' : ''}${SUFFIX[opSize(op)]!} ${reg(dst)}, ${memText(src, off)}`;
-    case Class.ST:
-      return `st${SUFFIX[opSize(op)]!} ${memText(dst, off)}, ${immText(imm)}`;
-    case Class.STX: {
-      if (opMode(op) === Mode.MEM) return `stx${SUFFIX[opSize(op)]!} ${memText(dst, off)}, ${reg(src)}`;
-      return `lock ${ATOMIC[imm]!}${opSize(op) === Size.u32 ? '32' : ''} ${memText(dst, off)}, ${reg(src)}`;
-    }
-    default: {
-      if (op === LD_IMM64) return `lddw ${reg(dst)}, 0x${BigInt.asUintN(64, imm64(i)).toString(16)}`;
-      // ldabs/ldind: the assembler reads a signed 32-bit offset here, so no unsigned hex.
-      const size = SUFFIX[opSize(op)]!;
-      return opMode(op) === Mode.ABS ? `ldabs${size} ${imm}` : `ldind${size} ${reg(src)}, ${imm}`;
-    }
+  // ubpfUnsupported() passed, so the instruction is valid and its row exists.
+  const row = opcodeRow(i)!;
+  const cls = opClass(op);
+  const w = cls === Class.ALU || cls === Class.JMP32 ? '32' : '';
+  const size = UBPF_SIZE_SUFFIX[sizeName(op)];
+  switch (row.form) {
+    case 'binary': return `${row.ubpf}${w} ${reg(dst)}, ${opSource(op) === Source.X ? reg(src) : immText(imm)}`;
+    case 'unary': return `${row.ubpf}${w} ${reg(dst)}`;
+    case 'movsx': return `${row.ubpf}${w || '64'} ${reg(dst)}, ${reg(src)}`;
+    case 'endian': return `${row.ubpf}${imm} ${reg(dst)}`;
+    case 'jcond': return `${row.ubpf}${w} ${reg(dst)}, ${opSource(op) === Source.X ? reg(src) : immText(imm)}, ${to(off)}`;
+    case 'ja': return `${row.ubpf} ${to(off)}`;
+    case 'gotol': return `${row.ubpf} ${to(imm)}`;
+    case 'call': return src === CallKind.local ? `${row.ubpf} ${to(imm)}` : `${row.ubpf} ${immText(imm)}`;
+    case 'exit': return row.ubpf;
+    case 'ldx': case 'ldxsx': return `${row.ubpf}${size} ${reg(dst)}, ${memText(src, off)}`;
+    case 'st': return `${row.ubpf}${size} ${memText(dst, off)}, ${immText(imm)}`;
+    case 'stx': return `${row.ubpf}${size} ${memText(dst, off)}, ${reg(src)}`;
+    case 'atomic': case 'fetch': case 'xchg': case 'cmpxchg':
+      return `lock ${row.ubpf}${opSize(op) === Size.u32 ? '32' : ''} ${memText(dst, off)}, ${reg(src)}`;
+    case 'ld_imm64': return `${row.ubpf} ${reg(dst)}, 0x${BigInt.asUintN(64, imm64(i)).toString(16)}`;
+    // ldabs/ldind: the assembler reads a signed 32-bit offset here, so no unsigned hex.
+    case 'ld_abs': return `${row.ubpf}${size} ${imm}`;
+    case 'ld_ind': return `${row.ubpf}${size} ${reg(src)}, ${imm}`;
   }
 }
 

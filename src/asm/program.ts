@@ -15,17 +15,12 @@ import { link } from './link.ts';
 import * as mem from './memory.ts';
 import type { AtomicOpName, BinaryAluOp, CondJump, SizeName } from './opcode.ts';
 import type { Register } from './register.ts';
+import type { ProgramType } from './program-type.ts';
 import type { Field } from './headers.ts';
 import { findSourceMap, type SourceMap } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-/** Program types by their uapi names without the BPF_PROG_TYPE_ prefix, lowercase. */
-export type ProgramType =
-  | 'socket_filter' | 'kprobe' | 'sched_cls' | 'sched_act' | 'tracepoint' | 'xdp' | 'perf_event'
-  | 'cgroup_skb' | 'cgroup_sock' | 'lwt_in' | 'lwt_out' | 'lwt_xmit' | 'sock_ops' | 'sk_skb'
-  | 'cgroup_device' | 'sk_msg' | 'raw_tracepoint' | 'cgroup_sock_addr' | 'lwt_seg6local'
-  | 'lirc_mode2' | 'sk_reuseport' | 'flow_dissector' | 'cgroup_sysctl' | 'raw_tracepoint_writable'
-  | 'cgroup_sockopt' | 'tracing' | 'struct_ops' | 'ext' | 'lsm' | 'sk_lookup' | 'syscall' | 'netfilter';
+export type { ProgramType } from './program-type.ts';
 
 export interface ProgramOptions {
   /** Up to 15 characters, [A-Za-z0-9_.] (the kernel's BPF_OBJ_NAME_LEN). */

@@ -13,3 +13,12 @@ export * from './tc.ts';
 export * from './xdp.ts';
 export * from './net.ts';
 export * from './link.ts';
+// ELF objects (src/elf) loaded through loadCollection.
+export * from './object.ts';
+// Sockets, perf events, uprobes, tracepoints, kprobes.
+export * from './socket-filter.ts';
+export * from './perf-event.ts';
+export * from './uprobe.ts';
+export * from './tracepoint.ts';
+export * from './kprobe.ts';
+export * from './elf-symbols.ts';

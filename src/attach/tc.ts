@@ -51,6 +51,12 @@ export interface TcOptions {
   readonly before?: Anchor;
   readonly after?: Anchor;
   readonly replace?: TcReplace;
+  /**
+   * tcx: pin the link here. When a tcx link for this device and hook is pinned there already,
+   * it is given the program (LINK_UPDATE) instead of adding another: attaching twice replaces,
+   * never stacks. A pinned link whose device is gone is removed and made anew.
+   */
+  readonly pin?: string;
   /** tcx: refuse (ESTALE) unless the hook is still at this revision (from tcxQuery). */
   readonly expectedRevision?: bigint | number;
   /** cls_bpf: 1..65535, default: the kernel picks. */
@@ -201,9 +207,11 @@ function attachTcx(prog: ProgramLike, dev: string | number, hook: TcHook, opts: 
   let link: BpfLink;
   let created: string[];
   let pinnedAt: string | undefined;
-  if (opts.replace !== undefined) {
-    link = replaceableLink(opts.replace, target, sys);
-    pinnedAt = 'pinned' in opts.replace ? opts.replace.pinned : undefined;
+  let replace = opts.replace;
+  if (opts.pin !== undefined && replace === undefined && pinnedLinkState(opts.pin, `tcx_${hook}`, ifindex, target, sys) === 'ours') replace = { pinned: opts.pin };
+  if (replace !== undefined) {
+    link = replaceableLink(replace, target, sys);
+    pinnedAt = 'pinned' in replace ? replace.pinned : undefined;
     try {
       const info = link.info();
       if (info.type !== 'tcx' || info.attachType !== `tcx_${hook}`) {
@@ -211,7 +219,7 @@ function attachTcx(prog: ProgramLike, dev: string | number, hook: TcHook, opts: 
       }
       link.update(prog.fd);
     } catch (e) {
-      if (!('link' in opts.replace) && !(opts.replace instanceof BpfLink)) link.close();
+      if (!('link' in replace) && !(replace instanceof BpfLink)) link.close();
       throw e instanceof BpfError ? tcxRefusal(e, target, prog, false, expected) : e;
     }
     created = [];
@@ -227,8 +235,42 @@ function attachTcx(prog: ProgramLike, dev: string | number, hook: TcHook, opts: 
     }
     link = new BpfLink(fd, sys);
     created = ['tcx link'];
+    if (opts.pin !== undefined) {
+      try {
+        link.pin(opts.pin);
+      } catch (e) {
+        link.detach();
+        link.close();
+        throw e;
+      }
+      pinnedAt = opts.pin;
+    }
   }
-  return tcxHandle(link, { dev, hook, ifindex, netns: opts.netns, created, pinnedAt, ownsFd: !isCallersLink(opts.replace) });
+  return tcxHandle(link, { dev, hook, ifindex, netns: opts.netns, created, pinnedAt, ownsFd: !isCallersLink(replace) });
+}
+
+/**
+ * What is pinned at a path, for a `pin` option: 'absent', 'ours' (a link of this attach type on
+ * this ifindex), or 'gone' after removing a pin whose link lost its device (ifindex 0). A live
+ * link of another kind is an error: removing its pin would detach it.
+ */
+export function pinnedLinkState(pin: string, attachType: string, ifindex: number, target: string, sys: Sys): 'absent' | 'ours' | 'gone' {
+  let link: BpfLink;
+  try {
+    link = openPinnedLink(pin, sys);
+  } catch (e) {
+    if (e instanceof BpfError && e.errno === ENOENT) return 'absent';
+    throw e;
+  }
+  try {
+    const info = link.info();
+    if (info.attachType === attachType && info.ifindex === ifindex) return 'ours';
+    if (info.ifindex === 0) { unpin(pin); return 'gone'; }
+    throw new AttachError(target, `the link pinned at ${pin} is ${info.type} ${info.attachType ?? ''} on ifindex ${info.ifindex}, not ${attachType} on ${ifindex}: ` +
+      'choose another pin path, or detach that link (tsbpf link detach --pinned PATH)');
+  } finally {
+    link.close();
+  }
 }
 
 const isCallersLink = (r: TcReplace | undefined): boolean => r instanceof BpfLink || (r !== undefined && 'link' in r && r.link !== undefined);
@@ -279,8 +321,12 @@ function tcxHandle(link: BpfLink, s: { dev: string | number; hook: TcHook; ifind
     close(): void {
       if (done) return;
       // Ours and unpinned: closing the fd ends it anyway; detach explicitly so it is gone now.
-      if (!pinned && s.created.length) link.detach();
-      finish();
+      // A link whose device went away is already inert: closing must not throw for it.
+      try {
+        if (!pinned && s.created.length) link.detach();
+      } finally {
+        finish();
+      }
     },
     [Symbol.dispose]() { h.close(); },
   };
@@ -291,6 +337,7 @@ function attachClsBpf(prog: ProgramLike, dev: string | number, hook: TcHook, opt
   if (opts.before !== undefined || opts.after !== undefined || opts.expectedRevision !== undefined) {
     throw new AttachError(target, 'before/after/expectedRevision order tcx programs; cls_bpf filters run in priority order: pass priority');
   }
+  if (opts.pin !== undefined) throw new AttachError(target, 'a cls_bpf filter is not a bpf object and cannot be pinned: use tcx to pin');
   const r = opts.replace;
   if (r !== undefined && !('priority' in r && 'handle' in r) && !('kind' in r && r.kind === 'cls_bpf')) {
     throw new AttachError(target, 'in cls_bpf mode, replace names a filter: { priority, handle } or a cls_bpf attachment');
@@ -324,8 +371,9 @@ function attachClsBpf(prog: ProgramLike, dev: string | number, hook: TcHook, opt
     try {
       detachBpf(s, ifindex, hook, { priority: f.priority, handle: f.handle });
     } catch (e) {
-      // Someone removed it (or its qdisc) already: what we wanted gone is gone.
-      if (!(e instanceof NetlinkError) || (e.code !== 'ENOENT' && e.code !== 'EINVAL')) throw e;
+      // Someone removed it (or its qdisc, or the device) already: what we wanted gone is gone.
+      if (!(e instanceof NetlinkError) || !['ENOENT', 'EINVAL', 'ENODEV'].includes(e.code)) throw e;
+      if (e.code === 'ENODEV') return;
     }
     if (qdisc.created) removeQdiscIfEmpty(s, ifindex);
   };

@@ -22,9 +22,10 @@ import { getXdp, setXdp, XDP_MODE_FLAG, type XdpMode, type XdpState } from '../n
 import { attachTypeId } from '../syscall/constants.ts';
 import { BpfError } from '../syscall/errors.ts';
 import { progInfo } from '../syscall/info.ts';
-import { BpfLink, linkCreate, listBpfLinks, openLinkById } from '../syscall/link.ts';
+import { BpfLink, linkCreate, listBpfLinks, openLinkById, openPinnedLink } from '../syscall/link.ts';
 import { unpin } from '../syscall/pin.ts';
 import { defaultSys, type Sys } from '../syscall/sys.ts';
+import { pinnedLinkState } from './tc.ts';
 import { AttachError, inNetns, programType, where, type Attachment, type AttachmentInfo, type ProgramLike } from './attachment.ts';
 
 export type XdpAttachMode = 'link' | 'netlink';
@@ -37,6 +38,11 @@ export interface XdpOptions {
   readonly flags?: XdpMode;
   /** Swap out a program already attached instead of failing. */
   readonly replace?: boolean;
+  /**
+   * link mode: pin the link here. An XDP link for this device pinned there already is given the
+   * program (LINK_UPDATE) instead: attaching twice replaces. A pin whose device is gone is renewed.
+   */
+  readonly pin?: string;
   readonly netns?: string;
   readonly sys?: Sys;
 }
@@ -81,6 +87,7 @@ export function attachXdp(prog: ProgramLike, dev: string | number, opts: XdpOpti
   const ifindex = getLink(sock, dev).index;
 
   if (mode === 'netlink') {
+    if (opts.pin !== undefined) throw new AttachError(target, "a netlink XDP attachment is not a bpf object and cannot be pinned: use mode 'link' to pin");
     try {
       setXdp(sock, ifindex, prog.fd, { ...(opts.flags ? { mode: opts.flags } : {}), replace: opts.replace ?? false });
     } catch (e) {
@@ -90,9 +97,20 @@ export function attachXdp(prog: ProgramLike, dev: string | number, opts: XdpOpti
     }
     // Detaching must name the same mode; unset, ask the kernel which one it chose.
     const runsIn = opts.flags ?? modeOf(getXdp(sock, ifindex));
-    return netlinkHandle(prog, dev, ifindex, runsIn, opts.netns, sys, opts.replace ? [] : ['xdp program']);
+    // Ours now, replaced or not: detach removes it while it is still the one attached.
+    return netlinkHandle(prog, dev, ifindex, runsIn, opts.netns, sys, ['xdp program']);
   }
 
+  if (opts.pin !== undefined && pinnedLinkState(opts.pin, 'xdp', ifindex, target, sys) === 'ours') {
+    const link = openPinnedLink(opts.pin, sys);
+    try {
+      link.update(prog.fd);
+    } catch (u) {
+      link.close();
+      throw u;
+    }
+    return linkHandle(link, dev, ifindex, opts.flags, opts.netns, [], opts.pin);
+  }
   const flags = opts.flags ? XDP_MODE_FLAG[opts.flags] : 0;
   let fd: number;
   try {
@@ -121,13 +139,22 @@ export function attachXdp(prog: ProgramLike, dev: string | number, opts: XdpOpti
     throw new AttachError(target, `attaching ${target} failed: ${e.message}`, e.code);
   }
   const link = new BpfLink(fd, sys);
-  return linkHandle(link, dev, ifindex, opts.flags, opts.netns, ['xdp link']);
+  if (opts.pin !== undefined) {
+    try {
+      link.pin(opts.pin);
+    } catch (e) {
+      link.detach();
+      link.close();
+      throw e;
+    }
+  }
+  return linkHandle(link, dev, ifindex, opts.flags, opts.netns, ['xdp link'], opts.pin);
 }
 
 const modeOf = (s: XdpState): XdpMode | undefined => (s.attached === 'skb' || s.attached === 'drv' || s.attached === 'hw' ? s.attached : undefined);
 
-function linkHandle(link: BpfLink, dev: string | number, ifindex: number, xdpMode: XdpMode | undefined, netns: string | undefined, created: string[]): XdpAttachment {
-  let pinned: string | undefined;
+function linkHandle(link: BpfLink, dev: string | number, ifindex: number, xdpMode: XdpMode | undefined, netns: string | undefined, created: string[], pinnedAt?: string): XdpAttachment {
+  let pinned = pinnedAt;
   let done = false;
   const finish = (): void => { done = true; link.close(); };
   const h: XdpAttachment = {
@@ -153,8 +180,11 @@ function linkHandle(link: BpfLink, dev: string | number, ifindex: number, xdpMod
     },
     close() {
       if (done) return;
-      if (!pinned && created.length) link.detach();
-      finish();
+      try {
+        if (!pinned && created.length) link.detach();
+      } finally {
+        finish();
+      }
     },
     [Symbol.dispose]() { h.close(); },
   };
@@ -171,7 +201,14 @@ function netlinkHandle(prog: ProgramLike, dev: string | number, ifindex: number,
     if (done) return;
     done = true;
     using sock = routeSocket({ netns });
-    const now = getXdp(sock, ifindex);
+    let now: XdpState;
+    try {
+      now = getXdp(sock, ifindex);
+    } catch (e) {
+      // The device is gone, and its program with it.
+      if (e instanceof NetlinkError && e.code === 'ENODEV') return;
+      throw e;
+    }
     const running = xdpMode === 'skb' ? now.skbProgId : xdpMode === 'drv' ? now.drvProgId : xdpMode === 'hw' ? now.hwProgId : now.progId;
     // Someone replaced or removed it since: theirs now, not ours to remove.
     if (running !== ourId()) return;

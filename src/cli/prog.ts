@@ -5,9 +5,11 @@
  *   list                        -> PROG_GET_NEXT_ID, PROG_GET_FD_BY_ID, OBJ_GET_INFO_BY_FD per id
  *   show <id|path>              -> the same for one program (a path is OBJ_GET)
  *   dump <id|path> [--xlated]   -> OBJ_GET_INFO_BY_FD with xlated_prog_insns, through our disassembler
- *   run <id|path> --data FILE   -> PROG_TEST_RUN (data_in, repeat), printing retval and duration
+ *   run <id|path> --data FILE|FRAME -> PROG_TEST_RUN (data_in, repeat), printing retval and duration;
+ *                               FRAME is a description built by src/frame (udp:dport=5001)
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { FRAME_SPEC_HELP, FrameError, describeFrame, frameFromSpec, isFrameSpec } from '../frame/index.ts';
 import {
   fdInfo, listInstructions, listPrograms, loadedAt, openPinnedProgram, openProgramById, progInfo, rawInstructions,
   type Program, type ProgInfo,
@@ -22,10 +24,18 @@ commands:
   show <id|pinned path>             one program
   dump <id|pinned path> [--xlated]  the instructions the kernel runs, disassembled
        [--jited]                    the JIT's machine code as hex
-  run <id|pinned path> --data FILE [--repeat N] [--data-out FILE]
+  run <id|pinned path> --data FILE|FRAME [--repeat N] [--data-out FILE]
                                     BPF_PROG_TEST_RUN on a packet: retval and duration
+  load OBJ PATH [--type T] [--section S] [--pinmaps DIR]
+                                    load a program from an object file and pin it at PATH
+  loadall OBJ DIR [--type T] [--pinmaps DIR]
+                                    load every program of an object, pinned as DIR/<name>
 
 A program is named by its id, by 'id N', or by a bpffs path ('pinned PATH' or any path).
+
+--data takes a file holding the packet's bytes, or
+${FRAME_SPEC_HELP}
+  e.g. tsbpf prog run 12 --data udp:dport=5001,payload=hello --repeat 1000
 
 options:
   --json         print JSON (bpftool's field names)
@@ -52,6 +62,21 @@ export function openProgramArg(args: readonly string[]): Program {
   }
   if (/^\d+$/.test(a)) return openProgramById(Number(a));
   return openPinnedProgram(a);
+}
+
+/**
+ * The packet `--data` names: an existing file's bytes, else a frame description
+ * (udp:dport=5001); a file that exists wins over a description of the same spelling.
+ */
+export function packetArg(text: string): Uint8Array {
+  if (existsSync(text)) return new Uint8Array(readFileSync(text));
+  if (!isFrameSpec(text)) throw new UsageError(`--data ${text}: no such file, and not a frame description\n\n${FRAME_SPEC_HELP}`);
+  try {
+    return frameFromSpec(text);
+  } catch (e) {
+    if (e instanceof FrameError) throw new UsageError(`--data ${text}: ${e.message}\n\n${FRAME_SPEC_HELP}`);
+    throw e;
+  }
 }
 
 /** One program as bpftool --json prints it (the fields both know). */
@@ -82,6 +107,7 @@ export async function run(argv: string[]): Promise<number> {
   const c = splitCommand(argv, usage);
   if (typeof c === 'number') return c;
   const { cmd, rest } = c;
+  if (cmd === 'load' || cmd === 'loadall') return (await import('./elf.ts')).runProgLoad(cmd, rest);
   const p = parse(rest, options, usage);
   if (!p) return 0;
   const { values: v, positionals } = p;
@@ -122,13 +148,14 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     }
     case 'run': {
-      if (!v.data) throw new UsageError(`prog run needs --data FILE (the packet)\n\n${usage}`);
+      if (!v.data) throw new UsageError(`prog run needs --data FILE or a frame like udp:dport=5001 (the packet)\n\n${usage}`);
+      const data = packetArg(v.data);
       using prog = openProgramArg(positionals);
-      const data = new Uint8Array(readFileSync(v.data));
       const r = prog.testRun({ data, repeat: int(v.repeat, '--repeat', 1) });
       if (v['data-out']) writeFileSync(v['data-out'], r.data);
       process.stdout.write(v.json ? json({ retval: r.retval, duration: r.duration, data_size_out: r.data.length })
-        : `Return value: ${r.retval}, duration${(int(v.repeat, '--repeat', 1) > 1) ? ' (average)' : ''}: ${r.duration}ns\n`);
+        : `Return value: ${r.retval}, duration${(int(v.repeat, '--repeat', 1) > 1) ? ' (average)' : ''}: ${r.duration}ns\n`
+          + `Packet: ${describeFrame(data)} (${data.length} bytes)\n`);
       return 0;
     }
     default:

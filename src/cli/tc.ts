@@ -56,6 +56,9 @@ kernel has tcx (Linux 6.6), else a cls_bpf filter (like \`tc filter add dev <dev
 
   --id ID          program id (see \`tsbpf prog list\`)
   --pinned PATH    program pinned in bpffs, e.g. /sys/fs/bpf/prog
+  --obj OBJ        load the program from an object file, as \`tc filter add … bpf obj OBJ\`
+                   does (its maps pinned where the object says: tc/globals for PIN_GLOBAL_NS)
+  --sec S          with --obj: the section to take the program from (default: the first)
   --mode M         auto | tcx | cls_bpf
 tcx:
   --before X       run before X: 'first', a program id, or link:<id>
@@ -150,6 +153,7 @@ async function attach(argv: string[]): Promise<number> {
     ...shared, id: { type: 'string' }, pinned: { type: 'string' }, mode: { type: 'string' }, name: { type: 'string' },
     priority: { type: 'string' }, handle: { type: 'string' }, before: { type: 'string' }, after: { type: 'string' },
     revision: { type: 'string' }, 'replace-link': { type: 'string' }, pin: { type: 'string' },
+    obj: { type: 'string' }, sec: { type: 'string' },
   }, attachUsage);
   if (!a) return 0;
   const v = a.values;
@@ -165,7 +169,7 @@ async function attach(argv: string[]): Promise<number> {
   const after = anchorArg(v.after, '--after', 'last');
 
   // Program fds are not tied to a network namespace; the attachment takes its own reference.
-  using prog = programArg(v, attachUsage);
+  using prog = v.obj !== undefined ? (await import('./elf.ts')).objectProgram(v.obj, v.sec) : programArg(v, attachUsage);
   const replace = v['replace-link'] !== undefined ? { linkId: int(v['replace-link'], '--replace-link') }
     : v.handle !== undefined ? { priority: priority!, handle: int(v.handle, '--handle') } : undefined;
   const h = attachTc(prog, dev, hook, {

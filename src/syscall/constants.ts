@@ -4,6 +4,8 @@
  * 'percpu_array'), which is also how bpftool prints them. The values that the installed header
  * has are checked by test/unit/offsets.test.ts; the rest follow upstream's enum order.
  */
+import { PROG_TYPES } from '../asm/program-type.ts';
+import { MAP_TYPES, type MapType } from '../asm/map-spec.ts';
 
 /** enum bpf_cmd */
 export const Cmd = {
@@ -25,18 +27,11 @@ export function cmdName(cmd: number): string {
   return n ? `BPF_${n}` : `bpf command ${cmd}`;
 }
 
-/** enum bpf_map_type: the table lives in src/asm (map specs are pure data). */
-import { MAP_TYPES, type MapType } from '../asm/map-spec.ts';
+/** enum bpf_map_type: the one list lives in src/asm/map-spec.ts (map specs are pure data). */
 export { MAP_TYPES, type MapType };
 
-/** enum bpf_prog_type */
-export const PROG_TYPES = [
-  'unspec', 'socket_filter', 'kprobe', 'sched_cls', 'sched_act', 'tracepoint', 'xdp', 'perf_event',
-  'cgroup_skb', 'cgroup_sock', 'lwt_in', 'lwt_out', 'lwt_xmit', 'sock_ops', 'sk_skb', 'cgroup_device',
-  'sk_msg', 'raw_tracepoint', 'cgroup_sock_addr', 'lwt_seg6local', 'lirc_mode2', 'sk_reuseport',
-  'flow_dissector', 'cgroup_sysctl', 'raw_tracepoint_writable', 'cgroup_sockopt', 'tracing', 'struct_ops',
-  'ext', 'lsm', 'sk_lookup', 'syscall', 'netfilter',
-] as const;
+/** enum bpf_prog_type: the one list lives in src/asm/program-type.ts (the DSL's ProgramType). */
+export { PROG_TYPES };
 
 /** enum bpf_attach_type */
 export const ATTACH_TYPES = [

@@ -20,6 +20,18 @@ export interface Sys {
   mmap?(fd: number, len: number, writable: boolean): MappedMemory | number;
   /** mount(2): 0 or -errno. */
   mount?(source: string, target: string, fstype: string, flags: number, data: string | null): number;
+  /** perf_event_open(attr, pid, cpu, group_fd, flags): the event fd, or -errno (src/attach/perf-event.ts). */
+  perfEventOpen?(attr: Uint8Array, pid: number, cpu: number, groupFd: number, flags: number): number;
+  /** ioctl(fd, request, arg) with an integer argument: 0 or -errno. */
+  ioctl?(fd: number, request: number, arg: number): number;
+  /** socket(2), setsockopt(2), bind(2): the fd or 0, or -errno (src/attach/socket-filter.ts). */
+  socket?(domain: number, type: number, protocol: number): number;
+  setsockopt?(fd: number, level: number, name: number, value: Uint8Array): number;
+  bind?(fd: number, addr: Uint8Array): number;
+  /** recvfrom(2): the frame's full length (may exceed buf), or -errno. */
+  recvfrom?(fd: number, buf: Uint8Array, flags: number, addr: Uint8Array | null): number;
+  /** poll(2) on one fd, off the main thread: revents, 0 on timeout, or -errno. */
+  pollAsync?(fd: number, events: number, timeoutMs: number): Promise<number>;
 }
 
 /** A shared mapping of a bpf map: its bytes, and how to give them back. */
@@ -53,6 +65,13 @@ export const defaultSys: Sys = {
   fdKind,
   mmap: mmapShared,
   mount: ffi.mount,
+  perfEventOpen: ffi.perfEventOpen,
+  ioctl: ffi.ioctl,
+  socket: ffi.socket,
+  setsockopt: ffi.setsockopt,
+  bind: ffi.bind,
+  recvfrom: ffi.recvfrom,
+  pollAsync: ffi.pollAsync,
 };
 
 const KIND_WORD: Readonly<Record<FdKind, string>> = { prog: 'a program', map: 'a map', link: 'a link', other: 'not a bpf object' };

@@ -19,7 +19,7 @@ export interface ModuleEntry {
 
 /** The ProgramSpec exports of a module, in export order. */
 export async function programsIn(path: string): Promise<ModuleEntry[]> {
-  const mod = (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;
+  const mod = await importModule(path);
   return Object.entries(mod).filter(([, v]) => isProgramSpec(v)).map(([k, v]) => ({ exportName: k, spec: v as ProgramSpec }));
 }
 
@@ -44,4 +44,26 @@ export class EntryError extends Error {
     super(message);
     this.entries = entries;
   }
+}
+
+/**
+ * Import a program module. Node 20 cannot import .ts by itself: when it refuses, the module
+ * is imported through tsx (an optional peer dependency), so the compiled `tsbpf` still takes
+ * the same .ts files as `npx tsx src/cli.ts` does.
+ */
+export async function importModule(path: string): Promise<Record<string, unknown>> {
+  const url = pathToFileURL(resolve(path)).href;
+  try {
+    return (await import(url)) as Record<string, unknown>;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw e;
+  }
+  let tsx: { tsImport: (specifier: string, parent: string) => Promise<unknown> };
+  try {
+    tsx = (await import('tsx/esm/api')) as typeof tsx;
+  } catch {
+    throw new Error(`${path} is TypeScript, and this Node cannot import .ts by itself: install tsx next to tsbpf ` +
+      '(npm i -D tsx), or compile the module to .js');
+  }
+  return (await tsx.tsImport(url, import.meta.url)) as Record<string, unknown>;
 }

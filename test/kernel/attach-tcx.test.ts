@@ -4,6 +4,8 @@
  * replace, detach; UDP datagrams really pass through the programs and are counted in maps.
  */
 import * as assert from 'uvu/assert';
+import { existsSync, rmSync } from 'node:fs';
+import { ensureBpffs } from '../../src/syscall/bpffs.ts';
 import { attachTc, hasTcx, netList, tcxQuery, AttachError, loadCollection, type TcAttachment } from '../../src/attach/index.ts';
 import { kernelSuite, sh } from '../support/kernel.ts';
 import { TCX_NEXT, TC_ACT_OK, countMap, sendUdp, udpCounter, withPair } from '../support/attach-net.ts';
@@ -110,6 +112,34 @@ s('tcx replace: the link keeps its id and runs the new program', async () => {
     sendUdp({ nsB, b, ...p }, 3);
     assert.equal([count(c, 0), count(c, 1)], [2n, 3n], 'the old program before, the new one after');
   });
+});
+
+s('tcx pin: a second attach at the same pin replaces the program, never stacks; detach removes link and pin', async () => {
+  const pin = `${ensureBpffs()}/tsbpf_tcx_pin_${process.pid}`;
+  try {
+    await withPair(({ nsB, b, ...p }) => {
+      using c = counters([TCX_NEXT, TCX_NEXT]);
+      const h1 = attachTc(c.programs.p0!, b, 'ingress', { netns: nsB, pin });
+      assert.equal([h1.info().created, h1.info().pinned], [['tcx link'], pin]);
+      const linkId = h1.info().linkId;
+      h1.close();
+      assert.equal(tcxQuery(b, 'ingress', { netns: nsB }).progIds, [c.programs.p0!.id], 'pinned: close() keeps it');
+      const h2 = attachTc(c.programs.p1!, b, 'ingress', { netns: nsB, pin });
+      assert.equal([h2.info().created, h2.info().linkId], [[], linkId], 'the pinned link was reused');
+      const q = tcxQuery(b, 'ingress', { netns: nsB });
+      assert.equal([q.progIds, q.linkIds], [[c.programs.p1!.id], [linkId]]);
+      sendUdp({ nsB, b, ...p }, 2);
+      assert.equal([count(c, 0), count(c, 1)], [0n, 2n]);
+      let other: unknown;
+      try { attachTc(c.programs.p0!, b, 'egress', { netns: nsB, pin }); } catch (e) { other = e; }
+      assert.match((other as Error).message, /is tcx tcx_ingress on ifindex \d+, not tcx_egress/);
+      h2.detach();
+      assert.not.ok(existsSync(pin), 'unpinned');
+      assert.equal(tcxQuery(b, 'ingress', { netns: nsB }).progIds, []);
+    });
+  } finally {
+    rmSync(pin, { force: true });
+  }
 });
 
 s('cls_bpf and tcx on one hook: tcx runs first, cls_bpf only after TCX_NEXT', async () => {

@@ -3,7 +3,7 @@
  * IFLA_XDP. Datagrams are counted by the program; `bpftool net` and `ip link` are the oracles.
  */
 import * as assert from 'uvu/assert';
-import { attachXdp, netList, loadCollection, AttachError, type XdpAttachMode } from '../../src/attach/index.ts';
+import { attachTc, attachXdp, netList, loadCollection, AttachError, type XdpAttachMode } from '../../src/attach/index.ts';
 import { kernelSuite, sh } from '../support/kernel.ts';
 import { XDP_PASS, countMap, sendUdp, udpCounter, withPair } from '../support/attach-net.ts';
 
@@ -55,9 +55,28 @@ for (const mode of ['link', 'netlink'] as const satisfies readonly XdpAttachMode
       } finally {
         h.detach();
       }
+      assert.equal(netList({ netns: nsB }).xdp, [], 'the replacing handle removed its program at scope end');
     });
   });
 }
+
+s('closing handles whose device is gone does not throw', async () => {
+  await withPair(({ nsB, b }) => {
+    using c = counters();
+    const tc = loadCollection({ programs: { t: udpCounter('gone_tc', 'sched_cls', countMap('gone_cnt'), 0) } });
+    try {
+      const hs = [
+        attachXdp(c.programs.p0!, b, { mode: 'netlink', flags: 'skb', netns: nsB }),
+        attachTc(tc.programs.t, b, 'ingress', { netns: nsB, mode: 'tcx' }),
+        attachTc(tc.programs.t, b, 'egress', { netns: nsB, mode: 'cls_bpf' }),
+      ];
+      sh('ip', ['-n', nsB, 'link', 'del', b]);
+      for (const h of hs) h.close();
+    } finally {
+      tc.close();
+    }
+  });
+});
 
 s('xdp close() detaches an unpinned link; a pinned one stays until detach()', async () => {
   await withPair(({ nsB, b }) => {

@@ -5,15 +5,16 @@
  */
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TC_ACT_OK, TC_ACT_SHOT, ETH_HLEN, IPV4_HLEN, UDP_HLEN, htons, program, r0, r1, r2, r3, skb, udp } from '../../src/asm/index.ts';
 import { createMap, ensureBpffs, loadProgram, removePinDir, u32, u64, type MapSpec } from '../../src/syscall/index.ts';
 import { kernelSuite, sh, uniqueName } from '../support/kernel.ts';
-import { sharedPath } from '../support/shared.ts';
+import { FRAMES, MATCH_SPEC } from '../support/frames.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const REF = sharedPath('reference');
 
 function bpftool(...args: string[]): any {
   try {
@@ -68,6 +69,7 @@ s('prog show / list / dump / run agree with bpftool', () => {
   using cnt = createMap<number, bigint>(cntSpec, { key: u32, value: u64 });
   using p = loadProgram(prog, { maps: [cnt] });
   const dir = path.join(ensureBpffs(), uniqueName('tsbpfcli'));
+  const tmp = mkdtempSync(path.join(tmpdir(), 'tsbpf-cli-'));
   try {
     sh('mkdir', ['-p', dir]);
     const pinned = path.join(dir, 'prog');
@@ -92,16 +94,25 @@ s('prog show / list / dump / run agree with bpftool', () => {
     assert.ok(ourDump.some((l) => l.disasm.includes(`map[id:${cnt.id}]`)), 'map loads show the map id, as bpftool does');
     assert.ok(theirDump.some((l) => l.disasm.includes(`map[id:${cnt.id}]`)));
 
-    const data = path.join(REF, 'pkt_match.bin');
+    // bpftool reads a file; ours takes the file or the frame's description
+    const data = path.join(tmp, 'match.bin'), other = path.join(tmp, 'other.bin');
+    writeFileSync(data, FRAMES.match);
+    writeFileSync(other, FRAMES.otherPort);
     const ourRun = tsbpf('prog', 'run', pinned, '--data', data, '--repeat', '4');
     const theirRun = bpftool('prog', 'run', 'pinned', pinned, 'data_in', data, 'repeat', '4');
     assert.is(ourRun.retval, TC_ACT_SHOT);
     assert.is(ourRun.retval, theirRun.retval);
     assert.is(cnt.get(0), 8n, 'both runs counted 4 packets');
-    const miss = tsbpf('prog', 'run', String(id), '--data', path.join(REF, 'pkt_nomatch_port.bin'));
-    assert.is(miss.retval, bpftool('prog', 'run', 'id', String(id), 'data_in', path.join(REF, 'pkt_nomatch_port.bin')).retval);
+    const described = tsbpf('prog', 'run', pinned, '--data', MATCH_SPEC);
+    assert.is(described.retval, TC_ACT_SHOT);
+    assert.is(described.data_size_out, FRAMES.match.length, 'the description built the same 64-byte frame');
+    assert.is(cnt.get(0), 9n);
+    const miss = tsbpf('prog', 'run', String(id), '--data', other);
+    assert.is(miss.retval, bpftool('prog', 'run', 'id', String(id), 'data_in', other).retval);
+    assert.is(tsbpf('prog', 'run', String(id), '--data', 'udp:dport=5002').retval, miss.retval);
   } finally {
     removePinDir(dir);
+    rmSync(tmp, { recursive: true, force: true });
   }
 });
 

@@ -1,7 +1,8 @@
 /**
- * The RFC 9669 conformance vectors in the kernel, one test per vector (so the totals count
- * them), then the plugin protocol: in process for every vector, and end to end through
- * bin/tsbpf-conformance-plugin.mjs as bpf_conformance would start it.
+ * Conformance vectors in the kernel, one test per vector (so the totals count them): the
+ * project's generated ones (test/fixtures/conformance) always, the external RFC 9669 ones when
+ * TSBPF_CONFORMANCE_DIR names them. Then the plugin protocol: in process for every vector, and
+ * end to end through bin/tsbpf-conformance-plugin.mjs as bpf_conformance would start it.
  */
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
@@ -10,14 +11,13 @@ import { fileURLToPath } from 'node:url';
 import { encode } from '../../src/asm/instruction.ts';
 import { parsePluginArgs, runPlugin } from '../../src/conformance/plugin.ts';
 import { ConformanceRunner } from '../../src/conformance/runner.ts';
-import { findVectorFiles, parseVector, readVector, vectorProgram } from '../../src/conformance/vector.ts';
+import { findVectorFiles, parseVector, readVector, vectorProgram, type Vector } from '../../src/conformance/vector.ts';
 import { kernelSuite } from '../support/kernel.ts';
-import { sharedPath } from '../support/shared.ts';
+import { PROJECT_VECTORS, externalConformanceDir } from '../support/conformance.ts';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PLUGIN = path.join(ROOT, 'bin', 'tsbpf-conformance-plugin.mjs');
-const DIR = sharedPath('conformance', 'rfc9669');
-const vectors = findVectorFiles([DIR]).map(readVector);
+const projectVectors = findVectorFiles([PROJECT_VECTORS]).map(readVector);
 
 /** Bytes as bpf_conformance's runner writes them (_base_16_encode: two digits and two spaces). */
 const base16 = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0') + '  ').join('');
@@ -27,16 +27,24 @@ const base16 = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).pa
 let runner: ConformanceRunner | undefined;
 const kernel = (): ConformanceRunner => (runner ??= new ConformanceRunner());
 
-const rfc = kernelSuite('conformance: RFC 9669 vectors');
-rfc.after(() => { runner?.close(); runner = undefined; });
-for (const v of vectors) {
-  rfc(v.name, () => {
-    const r = kernel().run(v);
-    assert.is(r.status, 'passed', `${v.name}: ${r.status}: ${r.reason ?? ''}`);
-    assert.is(r.actual, r.expected);
-  });
+/** One kernel test per vector. */
+function vectorSuite(name: string, vectors: readonly Vector[]): Vector[] {
+  const suite = kernelSuite(name);
+  suite.after(() => { runner?.close(); runner = undefined; });
+  for (const v of vectors) {
+    suite(v.name, () => {
+      const r = kernel().run(v);
+      assert.is(r.status, 'passed', `${v.name}: ${r.status}: ${r.reason ?? ''}`);
+      if (v.error === undefined) assert.is(r.actual, r.expected);
+    });
+  }
+  suite.run();
+  return [...vectors];
 }
-rfc.run();
+
+vectorSuite('conformance: the project\'s vectors', projectVectors);
+const externalDir = externalConformanceDir('kernel: RFC 9669 vectors and their plugin runs');
+const externalVectors = externalDir ? vectorSuite('conformance: RFC 9669 vectors', findVectorFiles([externalDir]).map(readVector)) : [];
 
 const runs = kernelSuite('conformance: runner');
 runs.after(() => { runner?.close(); runner = undefined; });
@@ -78,7 +86,7 @@ const plugin = kernelSuite('conformance: plugin protocol');
 plugin.after(() => { runner?.close(); runner = undefined; });
 
 plugin('every vector through runPlugin, its bytes in base16 as the suite sends them', () => {
-  for (const v of vectors) {
+  for (const v of [...projectVectors, ...externalVectors].filter((x) => x.error === undefined)) {
     const text = base16(encode(vectorProgram(v).insns)) + '\n';
     const out = runPlugin(kernel(), parsePluginArgs([base16(v.mem), '']), text);
     assert.is(out.exitCode, 0, `${v.name}: ${out.stderr}`);

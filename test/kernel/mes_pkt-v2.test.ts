@@ -5,7 +5,7 @@
  * the run.
  */
 import * as assert from 'uvu/assert';
-import { readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { rmSync, mkdirSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { kernelSuite, uniqueName } from '../support/kernel.ts';
@@ -19,9 +19,8 @@ import { dropEveryNth } from '../../programs/mes_pkt/dropper.ts';
 import { watchV2 } from '../../programs/mes_pkt/reader-v2.ts';
 import { testbedDown, testbedUp, type Testbed } from '../../programs/mes_pkt/testbed.ts';
 import { send } from '../../programs/mes_pkt/send.ts';
-import { sharedPath } from '../support/shared.ts';
+import { FRAMES, MATCH_SPEC } from '../support/frames.ts';
 
-const MATCH = sharedPath('reference', 'pkt_match.bin');
 const root = path.resolve(new URL('../..', import.meta.url).pathname);
 
 const v2 = kernelSuite('mes_pkt v2');
@@ -64,12 +63,12 @@ v2('two CPUs recording at once never claim the same pair slot', async () => {
   cfg.close();
   const start = loadProgram(mesStartV2(maps), { maps: live }), end = loadProgram(mesEndV2(maps, { loop: true }), { maps: live });
   try {
-    start.testRun({ data: new Uint8Array(readFileSync(MATCH)) }); // the start every end run matches
+    start.testRun({ data: FRAMES.match }); // the start every end run matches
     end.pin(`${dir}/end`);
     // 4M runs per CPU (a few hundred ms each): far more claims than slots, so the ring fills
     // and every later claim must still be counted exactly once
     const repeat = 20000, rounds = 200;
-    const [a, b] = await onCpus([0, 1], [`${dir}/end`, MATCH, String(repeat), String(rounds)]);
+    const [a, b] = await onCpus([0, 1], [`${dir}/end`, MATCH_SPEC, String(repeat), String(rounds)]);
     assert.ok(Math.min(a!.finished, b!.finished) > Math.max(a!.started, b!.started), `the two runs overlapped in time (${JSON.stringify([a, b])})`);
     const total = 2 * repeat * rounds;
     const ctl = live.mes2_ctl.mmap(), pairs = live.mes2_pairs.mmap();

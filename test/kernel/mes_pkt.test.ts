@@ -11,9 +11,7 @@ import { mesStart, mesEnd, maps } from '../../programs/mes_pkt/probe.ts';
 import { attach, detach, show, reset, loadedPrograms, NotAttachedError, FILTER_NAMES } from '../../programs/mes_pkt/control.ts';
 import { testbedUp, testbedDown, testbedNames } from '../../programs/mes_pkt/testbed.ts';
 import { send } from '../../programs/mes_pkt/send.ts';
-import { referenceFrame } from '../support/shared.ts';
-
-const ref = referenceFrame;
+import { FRAMES } from '../support/frames.ts';
 
 const run = kernelSuite('mes_pkt: BPF_PROG_TEST_RUN');
 
@@ -26,7 +24,7 @@ function withProbe(fn: (m: { start: BpfMap<number, bigint>; end: BpfMap<number, 
 
 run('a UDP frame to 5001 is stamped by mes_start and mes_end into their own maps', () => {
   withProbe((m, p) => {
-    const frame = ref('pkt_match.bin');
+    const frame = FRAMES.match;
     const before = process.hrtime.bigint();
     assert.is(p.start.testRun({ data: frame }).retval, 0); // TC_ACT_OK
     assert.is(m.cnt.get(0), 1);
@@ -42,9 +40,9 @@ run('a UDP frame to 5001 is stamped by mes_start and mes_end into their own maps
 
 run('other ports, TCP, ARP and a frame cut inside the UDP header are not recorded', () => {
   withProbe((m, p) => {
-    const match = ref('pkt_match.bin');
+    const match = FRAMES.match;
     const frames = {
-      port: ref('pkt_nomatch_port.bin'), tcp: ref('pkt_nomatch_tcp.bin'), arp: ref('pkt_nomatch_arp.bin'),
+      port: FRAMES.otherPort, tcp: FRAMES.tcp, arp: FRAMES.arp,
       truncated: match.slice(0, 14 + 20 + 7), // one byte short of the UDP header
     };
     for (const [what, f] of Object.entries(frames)) {
@@ -58,7 +56,7 @@ run('other ports, TCP, ARP and a frame cut inside the UDP header are not recorde
 run('the counter stops at 512: later packets are passed and not recorded', () => {
   withProbe((m, p) => {
     m.cnt.set(0, 511);
-    p.start.testRun({ data: ref('pkt_match.bin'), repeat: 3 });
+    p.start.testRun({ data: FRAMES.match, repeat: 3 });
     assert.is(m.cnt.get(0), 512);
     assert.ok(m.start.get(511)! > 0n);
   });

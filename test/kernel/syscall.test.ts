@@ -19,9 +19,7 @@ import {
 } from '../../src/syscall/index.ts';
 import { encode } from '../../src/asm/instruction.ts';
 import { kernelSuite, uniqueName } from '../support/kernel.ts';
-import { referenceFrame } from '../support/shared.ts';
-
-const pkt = referenceFrame;
+import { FRAMES } from '../support/frames.ts';
 
 const cntSpec: MapSpec = { name: 'cnt', type: 'array', keySize: 4, valueSize: 8, maxEntries: 1 };
 /** One-entry mmapable array: the program writes it through a direct value pointer (BPF_PSEUDO_MAP_VALUE). */
@@ -173,16 +171,16 @@ const progs = kernelSuite('syscall: programs');
 
 progs('a DSL SCHED_CLS program counts UDP to port 5001 under BPF_PROG_TEST_RUN', () => {
   using o = loadCounter();
-  const hit = o.prog.testRun({ data: pkt('pkt_match.bin') });
+  const hit = o.prog.testRun({ data: FRAMES.match });
   assert.is(hit.retval, TC_ACT_SHOT);
   assert.is(hit.data.length, 64);
   assert.is(o.cnt.get(0), 1n);
-  assert.is(o.last.get(0), BigInt(htons(40000)), 'the UDP source port of pkt_match.bin, as loaded (network order)');
-  for (const miss of ['pkt_nomatch_port.bin', 'pkt_nomatch_tcp.bin', 'pkt_nomatch_arp.bin']) {
-    assert.is(o.prog.testRun({ data: pkt(miss) }).retval, TC_ACT_OK, miss);
+  assert.is(o.last.get(0), BigInt(htons(40000)), 'the UDP source port of FRAMES.match, as loaded (network order)');
+  for (const miss of ['otherPort', 'tcp', 'arp'] as const) {
+    assert.is(o.prog.testRun({ data: FRAMES[miss] }).retval, TC_ACT_OK, miss);
   }
   assert.is(o.cnt.get(0), 1n, 'non-matching frames leave the counter alone');
-  const rep = o.prog.testRun({ data: pkt('pkt_match.bin'), repeat: 100 });
+  const rep = o.prog.testRun({ data: FRAMES.match, repeat: 100 });
   assert.is(o.cnt.get(0), 101n);
   assert.ok(rep.duration > 0 && rep.duration < 1e6, `duration ${rep.duration} ns`);
 });
@@ -191,7 +189,7 @@ progs('an mmap view sees what the program wrote, with no syscall', () => {
   using o = loadCounter();
   using view = o.last.mmap();
   assert.is(view.get(0), 0n);
-  o.prog.testRun({ data: pkt('pkt_match.bin') });
+  o.prog.testRun({ data: FRAMES.match });
   assert.is(view.get(0), BigInt(htons(40000)));
   view.set(0, 7n);
   assert.is(o.last.get(0), 7n, 'and the kernel sees what we wrote');
@@ -247,22 +245,22 @@ progs('program info: id, tag, name, type, xlated and jited code, map ids; open b
   assert.ok(listPrograms().some((p) => p.id === info.id && p.tag === info.tag));
   using again = openProgramById(info.id);
   assert.is(again.name, 'udp5001');
-  assert.is(again.testRun({ data: pkt('pkt_match.bin') }).retval, TC_ACT_SHOT);
+  assert.is(again.testRun({ data: FRAMES.match }).retval, TC_ACT_SHOT);
 });
 
 progs('run time and count are counted while stats are enabled, and only then', () => {
   using o = loadCounter();
-  o.prog.testRun({ data: pkt('pkt_nomatch_port.bin'), repeat: 100 });
+  o.prog.testRun({ data: FRAMES.otherPort, repeat: 100 });
   const globallyOn = readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim() !== '0';
   if (!globallyOn) assert.is(o.prog.info().runCnt, 0n, 'stats are off by default');
   {
     using _stats = enableStats();
-    o.prog.testRun({ data: pkt('pkt_nomatch_port.bin'), repeat: 1000 });
+    o.prog.testRun({ data: FRAMES.otherPort, repeat: 1000 });
   }
   const info = o.prog.info();
   assert.ok(info.runCnt >= 1000n, `run_cnt ${info.runCnt}`);
   assert.ok(info.runTimeNs > 0n);
-  o.prog.testRun({ data: pkt('pkt_nomatch_port.bin'), repeat: 10 });
+  o.prog.testRun({ data: FRAMES.otherPort, repeat: 10 });
   if (!globallyOn) assert.is(o.prog.info().runCnt, 1000n, 'closing the stats fd stops the accounting');
 });
 
@@ -332,7 +330,7 @@ pins('pin a program and open it by path; opening a missing or wrong-kind pin say
     }
     using p = openPinnedProgram(pp);
     assert.is(p.name, 'udp5001');
-    assert.is(p.testRun({ data: pkt('pkt_match.bin') }).retval, TC_ACT_SHOT);
+    assert.is(p.testRun({ data: FRAMES.match }).retval, TC_ACT_SHOT);
     using cnt = openPinnedMap(path.join(globals, 'cnt'), { expect: cntSpec });
     assert.is(cnt.get(0), 1n);
     const missing = (() => { try { openPinnedProgram(path.join(dir, 'nope')); } catch (e) { return e as BpfError; } })();

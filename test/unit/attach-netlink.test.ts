@@ -98,6 +98,25 @@ test('attaching over a program: EBUSY becomes one line naming it', () => {
   assert.is((e as Error).message, '3 already has an XDP program (id 77, skb mode) [EBUSY] (kernel: XDP program already attached.); attach with replace to swap it, or detach it first (tsbpf xdp detach)');
 });
 
+test('fuzz: decodeXdp on mutated and truncated replies returns or throws RangeError, nothing else', () => {
+  let seed = 12345;
+  const rand = (n: number): number => { seed = (seed * 1103515245 + 12345) >>> 0; return seed % n; };
+  const good = linkReply(1, cat(u8(2, 4), u32(5, 8), u32(6, 9), u32(4, 7)));
+  let decoded = 0, refused = 0;
+  for (let i = 0; i < 5000; i++) {
+    const b = good.slice(0, rand(4) === 0 ? rand(good.length + 1) : good.length);
+    for (let k = rand(4); k >= 0; k--) if (b.length) b[rand(b.length)] = rand(256);
+    try {
+      for (const m of nl.parseMessages(b)) nl.decodeXdp(m);
+      decoded++;
+    } catch (e) {
+      assert.instance(e, RangeError, String(e));
+      refused++;
+    }
+  }
+  assert.ok(decoded > 100 && refused > 100, `${decoded} decoded, ${refused} refused`);
+});
+
 function ackOf(req: nl.Message, errno: number, extack?: string): Uint8Array {
   const hdr = nl.encodeMessage({ type: req.header.type, flags: req.header.flags, payload: new Uint8Array(0) }, req.header.seq).subarray(0, 16);
   const tlv = extack ? encodeAttr(1, str(1).encode(extack)) : new Uint8Array(0);

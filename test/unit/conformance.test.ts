@@ -1,7 +1,10 @@
 /**
- * Conformance without a kernel: the .data format, the prologue that wraps each vector (its
- * listing is the golden), the plugin's argument and base16 conventions, and the ubpf-dialect
- * printer, which must assemble back to the same bytes for every form it can spell.
+ * Conformance without a kernel: the project's generated vectors (up to date with their script,
+ * covering every instruction form in scope, results hand-checked against RFC 9669's rules), the
+ * .data format, the prologue that wraps each vector (its listing is the golden), the plugin's
+ * argument and base16 conventions, and the ubpf-dialect printer, which must assemble back to
+ * the same bytes for every form it can spell. The external RFC 9669 vectors are read only from
+ * TSBPF_CONFORMANCE_DIR.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -14,13 +17,21 @@ import { disassembleUbpf, formatUbpf, ubpfUnsupported } from '../../src/asm/list
 import { CallKind, Class, JmpOp, LD_IMM64, Pseudo } from '../../src/asm/opcode.ts';
 import { decodeBase16, parsePluginArgs } from '../../src/conformance/plugin.ts';
 import { RESULT_MAP, prologueSlots, wrapVector } from '../../src/conformance/prologue.ts';
-import { findVectorFiles, parseVector, readVector, vectorProgram, VectorError } from '../../src/conformance/vector.ts';
-import { sharedPath } from '../support/shared.ts';
+import { findVectorFiles, parseVector, readVector, vectorProgram, VectorError, type Vector } from '../../src/conformance/vector.ts';
+import { AluOp, Mode, opClass, opCode, opMode } from '../../src/asm/opcode.ts';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { GENERATED_HEADER, generatedFiles } from '../../scripts/gen-vectors.ts';
+import { PROJECT_VECTORS, externalConformanceDir } from '../support/conformance.ts';
 
-// The vectors stay in the shared checkout (read-only inputs, never copied into the repo).
-const DIR = sharedPath('conformance', 'rfc9669');
-const files = findVectorFiles([DIR]);
+const files = findVectorFiles([PROJECT_VECTORS]);
 const vectors = files.map(readVector);
+const byName = new Map(vectors.map((v) => [v.name, v]));
+const vector = (name: string) => {
+  const v = byName.get(name);
+  if (!v) throw new Error(`no project vector ${name}: regenerate with npx tsx scripts/gen-vectors.ts`);
+  return v;
+};
 const EXIT: Instruction = { op: Class.JMP | JmpOp.exit, dst: 0, src: 0, off: 0, imm: 0 };
 const hex = (insns: readonly Instruction[]): string => toHex(encode(insns));
 const result = { name: RESULT_MAP.name };
@@ -28,32 +39,76 @@ const result = { name: RESULT_MAP.name };
 // ---------------------------------------------------------------------------------------------
 // The .data files
 
-test('all 88 RFC 9669 vectors parse, and each assembles with the ubpf dialect', () => {
-  assert.is(files.length, 88);
-  for (const v of vectors) {
-    assert.ok(v.asm !== undefined, v.name);
-    assert.is(v.error, undefined, v.name);
-    assert.is(v.mem.length, 0, `${v.name}: this subset has no -- mem`);
-    assert.ok(typeof v.result === 'bigint', v.name);
-    assert.ok(vectorProgram(v).insns.length > 0, v.name);
-  }
+test('the project vectors are what scripts/gen-vectors.ts writes (do not edit them by hand)', () => {
+  const want = generatedFiles();
+  const have = readdirSync(PROJECT_VECTORS).filter((f) => f.endsWith('.data')).sort();
+  assert.equal(have, [...want.keys()].sort(), 'the same files');
+  for (const [f, text] of want) assert.is(readFileSync(path.join(PROJECT_VECTORS, f), 'utf8'), text, `${f} differs: run npx tsx scripts/gen-vectors.ts`);
+  assert.ok(vectors.length > 500, `${vectors.length} vectors`);
 });
 
-test('result values: hex as written, 64 bits unsigned', () => {
-  const byName = new Map(vectors.map((v) => [v.name, v.result]));
-  assert.is(byName.get('rfc9669_add32'), 1n);
-  assert.is(byName.get('rfc9669_lddw'), 0x1122334455667788n);
-  assert.is(byName.get('rfc9669_ldxsw'), 0xffffffff80000001n);
-  assert.is(byName.get('rfc9669_ldxsb'), 0xffffffffffffff80n);
-  assert.is(byName.get('rfc9669_stdw'), 0x11223344n);
-  assert.is(vectors.filter((v) => v.result === 1n).length, 72);
+test('every project vector parses and assembles with the ubpf dialect, and says it is generated', () => {
+  for (const v of vectors) {
+    assert.ok(readFileSync(v.file, 'utf8').startsWith(GENERATED_HEADER), v.name);
+    assert.ok(v.asm !== undefined, v.name);
+    assert.is(v.error, undefined, v.name);
+    assert.ok(typeof v.result === 'bigint', v.name);
+    assert.ok(v.description && /^(RFC 9669 §|bpf_conformance convention)/.test(v.description), `${v.name}: ${v.description}`);
+    assert.ok(vectorProgram(v).insns.length > 0, v.name);
+  }
+  assert.ok(vectors.some((v) => v.mem.length > 0), 'some use -- mem');
+});
+
+test('the vectors cover every instruction form RFC 9669 defines (forms.ts), but legacy packet loads, helpers and map loads', () => {
+  const key = (i: Instruction): string => {
+    const cls = opClass(i.op);
+    if (cls === Class.ALU || cls === Class.ALU64) return `${i.op}/${i.off}${opCode(i.op) === AluOp.end ? `/${i.imm}` : ''}`;
+    if (cls === Class.STX && opMode(i.op) === Mode.ATOMIC) return `${i.op}/${i.imm}`;
+    if (i.op === LD_IMM64 || i.op === (Class.JMP | JmpOp.call)) return `${i.op}/${i.src}`;
+    return `${i.op}`;
+  };
+  const seen = new Set(vectors.flatMap((v) => vectorProgram(v).insns.map(key)));
+  const outOfScope = /^(ld_abs|ld_ind|call helper|call kfunc|ld_imm64 (?!imm))/;
+  const missing = instructionForms().filter((f) => !outOfScope.test(f.name) && !seen.has(key(f.insn))).map((f) => f.name);
+  assert.equal(missing, [], `forms no vector uses: ${missing.join(', ')}`);
+  assert.ok(seen.size >= 150, `${seen.size} distinct forms`);
+});
+
+test('expected results follow RFC 9669\'s rules (hand-checked)', () => {
+  const r = (name: string) => vector(name).result;
+  assert.is(r('alu64_sdiv_reg_5'), 0x8000000000000000n, 'INT64_MIN / -1 wraps ("overflow ... will wrap")');
+  assert.is(r('alu64_smod_reg_5'), 0n, 'INT64_MIN % -1 = 0');
+  assert.is(r('alu64_smod_reg_1'), 0xfffffffffffffffen, '-100 % 7 = -2: truncated, the sign of the dividend');
+  assert.is(r('alu64_sdiv_reg_2'), 0xfffffffffffffff2n, '100 / -7 = -14');
+  assert.is(r('alu64_div_reg_4'), 0n, 'division by zero gives 0');
+  assert.is(r('alu64_mod_reg_4'), 0xfedcba9876543210n, 'ALU64 modulo by zero leaves dst');
+  assert.is(r('alu32_mod_reg_4'), 0x76543210n, 'ALU modulo by zero zeroes the upper 32 bits');
+  assert.is(r('alu64_div_imm_2'), 0n, 'ALU64 DIV K: imm -7 sign-extended, then unsigned: 100 / 0xfffffffffffffff9 = 0');
+  assert.is(r('alu32_div_imm_2'), 0n, 'ALU DIV K: imm -7 as u32');
+  assert.is(r('alu64_lsh_reg_5'), 0x123456789abcdef0n & 0xffffffffffffffffn, 'shift by 68 is masked to 4');
+  assert.is(r('alu32_mov_k_neg'), 0xfffffffen, 'ALU MOV K zero-extends');
+  assert.is(r('alu64_mov_k_neg'), 0xfffffffffffffffen, 'ALU64 MOV K sign-extends');
+  assert.is(r('alu32_movsx8_0'), 0xffffffffn, 'MOVSX ALU from 8 bits: (u32)(s32)(s8)');
+  assert.is(r('end_le16'), 0xcdefn);
+  assert.is(r('end_be16'), 0xefcdn);
+  assert.is(r('end_bswap64'), 0xefcdab8967452301n);
+  assert.is(r('mem_ldxsb_neg'), 0xfffffffffffffff8n);
+  assert.is(r('mem_input_ldxw'), 0x88878685n, 'the input memory is little-endian');
+  assert.is(r('jmp32_jeq_reg_5'), 1n, 'JMP32 compares the low halves only');
+  assert.is(r('jmp64_jeq_reg_5'), 0n);
+  assert.is(r('call_local_args'), 12345n);
+  assert.is(r('call_local_callee_saved'), 1_500_000n + 6789n);
+});
+
+test('result values: hex or decimal, 64 bits unsigned', () => {
+  assert.is(parseVector('-- asm\nexit\n-- result\n0x1122334455667788\n').result, 0x1122334455667788n);
   assert.is(parseVector('-- asm\nexit\n-- result\n42\n').result, 42n, 'decimal without 0x');
   assert.is(parseVector('-- asm\nexit\n-- result\n-1\n').result, 0xffffffffffffffffn, 'negative wraps to u64');
 });
 
 test('comments: the header and # lines are not code; the first asm comment is the description', () => {
-  const v = vectors.find((x) => x.name === 'rfc9669_exit')!;
-  assert.is(v.description, 'RFC 9669 Section 4.3: EXIT returns from program.');
+  const v = vector('lddw_0');
+  assert.is(v.description, 'RFC 9669 §5.4: LDDW loads the 64-bit immediate 0x1122334455667788.');
   const text = `# Copyright (c) Someone
 # SPDX-License-Identifier: MIT
 -- asm
@@ -70,7 +125,7 @@ exit
 });
 
 test('instructions keep the .data file line, so errors point into the file', () => {
-  const v = vectors.find((x) => x.name === 'rfc9669_exit')!;
+  const v = vector('lddw_0');
   const p = vectorProgram(v);
   const lines = (v.asm ?? '').split('\n');
   const exitAt = lines.findIndex((l) => l.trim() === 'exit') + 1;
@@ -104,7 +159,7 @@ test('-- mem, -- raw, -- error and the ignored sections', () => {
 // ---------------------------------------------------------------------------------------------
 // The prologue
 
-const callLocal = vectorProgram(vectors.find((v) => v.name === 'rfc9669_call_local')!);
+const callLocal = vectorProgram(vector('call_local_args'));
 
 test('prologue without memory: r1 = r2 = 0, call the vector, store r0 in the result map', () => {
   const spec = wrapVector(callLocal.insns, { memLength: 0, result, labels: callLocal.labels });
@@ -146,21 +201,19 @@ vector:
   17: r3 = 3
   18: r4 = 4
   19: r5 = 5
-  20: call pc+5 <func1>
-  21: if r0 != 15 goto +2 <fail>
-  22: r0 = 1
-  23: exit
-fail:
-  24: r0 = 0
-  25: exit
-func1:
-  26: r0 = 0
-  27: r0 += r1
-  28: r0 += r2
-  29: r0 += r3
-  30: r0 += r4
-  31: r0 += r5
-  32: exit
+  20: call pc+1 <f>
+  21: exit
+f:
+  22: r0 = r1
+  23: r0 *= 10
+  24: r0 += r2
+  25: r0 *= 10
+  26: r0 += r3
+  27: r0 *= 10
+  28: r0 += r4
+  29: r0 *= 10
+  30: r0 += r5
+  31: exit
 `);
 });
 
@@ -243,15 +296,43 @@ test('ubpf printer: spelled as bpf_conformance spells it', () => {
   assert.is(formatUbpf({ op: Class.JMP | JmpOp.call, dst: 0, src: CallKind.local, off: 0, imm: 3 }), 'call local +3');
 });
 
-test('ubpf printer: every vector prints back to its own bytes, with its labels', () => {
-  for (const v of vectors) {
+const printsBack = (vs: readonly Vector[]) => {
+  for (const v of vs) {
     const p = vectorProgram(v);
     const text = disassembleUbpf(p.insns, { labels: p.labels });
     assert.is(hex(assemble(text, { dialect: 'ubpf' }).insns), hex(p.insns), v.name);
   }
+};
+
+test('ubpf printer: every vector prints back to its own bytes, with its labels', () => {
+  printsBack(vectors);
   const text = disassembleUbpf(callLocal.insns, { labels: callLocal.labels, comments: false });
-  assert.match(text, /^call local func1$/m);
-  assert.match(text, /^jne %r0, 0xf, fail$/m);
+  assert.match(text, /^call local f$/m);
+  assert.match(text, /^mul %r0, 10$/m);
 });
+
+// ---------------------------------------------------------------------------------------------
+// The external RFC 9669 vectors (bpf_conformance's), when TSBPF_CONFORMANCE_DIR names them.
+
+const externalDir = externalConformanceDir('unit: the RFC 9669 vectors parse, assemble and print back');
+if (externalDir) {
+  const external = findVectorFiles([externalDir]).map(readVector);
+  test('RFC 9669 vectors: each parses and assembles with the ubpf dialect', () => {
+    assert.ok(external.length > 0);
+    for (const v of external) {
+      assert.ok(v.asm !== undefined || v.raw !== undefined, v.name);
+      assert.ok(v.error !== undefined || typeof v.result === 'bigint', v.name);
+      if (v.error === undefined) assert.ok(vectorProgram(v).insns.length > 0, v.name);
+    }
+  });
+  test('RFC 9669 vectors: the ubpf printer gives back their bytes', () => printsBack(external.filter((v) => v.error === undefined)));
+  test('RFC 9669 vectors: wrapped, the vector follows the prologue byte for byte', () => {
+    for (const v of external.filter((x) => x.error === undefined)) {
+      const p = vectorProgram(v);
+      const spec = wrapVector(p.insns, { memLength: v.mem.length, result, labels: p.labels });
+      assert.is(toHex(encode(spec.insns).subarray(prologueSlots(v.mem.length) * 8)), hex(p.insns), v.name);
+    }
+  });
+}
 
 test.run();

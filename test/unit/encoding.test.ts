@@ -338,7 +338,7 @@ table('ld_imm64', [
 
 // ---------------------------------------------------------------------------------------------
 // A whole program against clang: the tutorial's ingress probe, written in the DSL, must give the
-// bytes of `llvm-objdump -d` on clang -O2's object (../shared/reference/clang-O2-listing.txt,
+// bytes of `llvm-objdump -d` on clang -O2's object (test/fixtures/reference/clang-O2-listing.txt,
 // mes_start), except for the two map loads (slots 15 and 30). In the ELF object they are
 // `18 01 …` with an R_BPF_64_64 relocation against the map symbol; libbpf rewrites them to
 // src = 1 (BPF_PSEUDO_MAP_FD) before loading, which is what the DSL emits directly: `18 11 …`.

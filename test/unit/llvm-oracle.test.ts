@@ -23,7 +23,6 @@ import {
   AluOp, AtomicOp, CallKind, Class, JmpOp, LD_IMM64, Mode, Pseudo, Size, Source, opClass, opCode, opMode, opSource,
 } from '../../src/asm/opcode.ts';
 import { kernelRequired } from '../support/kernel.ts';
-import { sharedPath } from '../support/shared.ts';
 
 const LLVM_MC = process.env.LLVM_MC ?? 'llvm-mc';
 const probe = spawnSync(LLVM_MC, ['--version'], { encoding: 'utf8' });
@@ -127,7 +126,7 @@ oracle('llvm-mc disassembles our bytes to our llvm-style text', () => {
 });
 
 oracle('the clang -O2 reference: llvm-style listing of the DSL program matches llvm-objdump', () => {
-  const ref = readFileSync(sharedPath('reference', 'clang-O2-listing.txt'), 'utf8');
+  const ref = readFileSync(new URL('../fixtures/reference/clang-O2-listing.txt', import.meta.url), 'utf8');
   const section = ref.split('Disassembly of section egress:')[0]!;
   // The hex column, slot by slot; relocated LD_IMM64 slots get src = map_fd, as libbpf does.
   const refBytes: number[] = [];
