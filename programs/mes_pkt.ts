@@ -77,7 +77,7 @@ const whereOpts = { netns: { type: 'string' }, 'pin-dir': { type: 'string' } } a
 const where = (v: { netns?: string; 'pin-dir'?: string }): Where => ({ netns: v.netns, pinDir: v['pin-dir'] });
 
 /** Run a privileged command body: the needs-root line up front, and EPERM/EACCES turned into it. */
-async function privileged_<T>(cmd: string, fn: () => Promise<T> | T): Promise<T> {
+async function asRoot<T>(cmd: string, fn: () => Promise<T> | T): Promise<T> {
   needRoot(cmd);
   try { return await fn(); } catch (e) { throw asNeedsRoot(cmd, e); }
 }
@@ -172,7 +172,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
       match: mode === 'tutorial' && a.values.match === undefined ? undefined : parseMatch(a.values.match, dev, egressDev),
       ports: parsePorts(a.values.port), proto: parseProto(a.values.proto), attach: attachMethodOf(a.values.attach),
     }));
-    return privileged_('attach', () => guarded(async (g) => {
+    return asRoot('attach', () => guarded(async (g) => {
       const r = attach(dev, egressDev, opts);
       try {
         await g.checkpoint();
@@ -198,7 +198,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
       'Named devices are cleared of mes_pkt filters by name. Safe when nothing is attached.\n';
     const a = parse(argv, { ...whereOpts, json: { type: 'boolean' } }, usage);
     if (!a) return 0;
-    return privileged_('detach', () => {
+    return asRoot('detach', () => {
       const r = detach(a.positionals, where(a.values));
       if (a.values.json) { process.stdout.write(json(r)); return 0; }
       const all = [...r.filters.map((f) => `removed filter ${f}`), ...r.qdiscs.map((q) => `removed ${q} qdisc`), ...r.pins.map((p) => `removed pin ${p}`), ...r.notes];
@@ -222,7 +222,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     if (a.values.by !== undefined && a.values.by !== 'flow') throw new UsageError(`--by takes 'flow', not '${a.values.by}'`);
     const top = int(a.values.top, '--top', 10);
     const maxLatencyNs = durationNs(a.values['max-latency'], '--max-latency', 1_000_000_000n);
-    return privileged_('show', () => {
+    return asRoot('show', () => {
       const s = show({ pinDir: a.values['pin-dir'], mode: a.values.mode === undefined ? undefined : modeOf(a.values.mode), maxLatencyNs });
       if (a.values.by === 'flow') {
         const flows = byFlow(s.samples, top);
@@ -239,7 +239,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
   reset(argv) {
     const a = parse(argv, { 'pin-dir': { type: 'string' } }, 'usage: mes_pkt reset [--pin-dir DIR]\n\nZeroes the counters and timestamps without detaching (the config stays).\n');
     if (!a) return 0;
-    return privileged_('reset', () => {
+    return asRoot('reset', () => {
       const mode = reset({ pinDir: a.values['pin-dir'] });
       console.log(`counters and timestamps zeroed (${mode})`);
       return 0;
@@ -254,7 +254,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     if (!a) return 0;
     const maxLatencyNs = durationNs(a.values['max-latency'], '--max-latency', 1_000_000_000n);
     const seconds = a.values.seconds === undefined ? undefined : int(a.values.seconds, '--seconds');
-    return privileged_('watch', async () => {
+    return asRoot('watch', async () => {
       const dir = pinDirOf({ pinDir: a.values['pin-dir'] });
       if (pinnedMode(dir) !== 'v2') throw new Error(`watch needs the v2 probe, but the tutorial's maps are pinned in ${dir}: attach with --mode v2`);
       const stop = new AbortController();
@@ -284,7 +284,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     const a = parse(argv, { 'pin-dir': { type: 'string' }, listen: { type: 'string' } }, usage);
     if (!a) return 0;
     const listen = usageErr(() => parseListen(a.values.listen));
-    return privileged_('serve', async () => {
+    return asRoot('serve', async () => {
       const dir = pinDirOf({ pinDir: a.values['pin-dir'] });
       if (pinnedMode(dir) !== 'v2') throw new Error(`serve exports the v2 probe's in-kernel counters; the tutorial's maps are pinned in ${dir}: attach with --mode v2`);
       const server = await serve(dir, listen);
@@ -330,7 +330,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     const [verb] = a.positionals;
     const prefix = a.values.prefix ?? '';
     if (verb === 'up') {
-      return privileged_('testbed up', () => guarded(async (g) => {
+      return asRoot('testbed up', () => guarded(async (g) => {
         let t;
         try {
           t = testbedUp(prefix);
@@ -345,7 +345,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
       }));
     }
     if (verb === 'down') {
-      return privileged_('testbed down', () => {
+      return asRoot('testbed down', () => {
         const removed = testbedDown(prefix);
         if (a.values.json) process.stdout.write(json({ removed }));
         else console.log(removed.length ? `removed ${removed.join(', ')}` : 'nothing to remove');
@@ -362,7 +362,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     const a = parse(argv, { count: { type: 'string' }, 'interval-us': { type: 'string' }, port: { type: 'string' }, size: { type: 'string' }, prefix: { type: 'string' }, json: { type: 'boolean' } }, usage);
     if (!a) return 0;
     const o = { prefix: a.values.prefix, count: int(a.values.count, '--count', 100), intervalUs: int(a.values['interval-us'], '--interval-us', 1000), port: int(a.values.port, '--port', MES_PORT), size: int(a.values.size, '--size', 16) };
-    return privileged_('send', () => {
+    return asRoot('send', () => {
       const r = send(o);
       if (a.values.json) process.stdout.write(json(r));
       else console.log(`sent ${r.sent} datagrams to ${r.to}:${r.port} in ${r.seconds.toFixed(3)} s (${Math.round(r.sent / Math.max(r.seconds, 1e-9))}/s)`);
@@ -374,7 +374,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     const a = parse(argv, { count: { type: 'string' }, json: { type: 'boolean' } }, usage);
     if (!a) return 0;
     const count = int(a.values.count, '--count', 100);
-    return privileged_('demo', () => guarded(async (g) => {
+    return asRoot('demo', () => guarded(async (g) => {
       const prefix = `d${(process.pid % 46656).toString(36)}`;
       const pinDir = `/sys/fs/bpf/tsbpf-demo-${process.pid}`;
       const log = (s: string) => { if (!a.values.json) console.log(s); };
