@@ -102,6 +102,25 @@ async function guarded(fn: (g: SignalGuard) => Promise<number>): Promise<number>
   }
 }
 
+/**
+ * While a command must finish its cleanup, a reader that went away (`| head`) is not a reason
+ * to exit: record it, stop printing, and restore the usual EPIPE exit afterwards.
+ */
+function keepGoingOnEpipe(): { readonly gone: boolean; restore(): void } {
+  const prior = process.stdout.listeners('error') as ((e: Error) => void)[];
+  process.stdout.removeAllListeners('error');
+  let gone = false;
+  const on = (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') gone = true; else for (const l of prior) l(e); };
+  process.stdout.on('error', on);
+  return {
+    get gone() { return gone; },
+    restore() {
+      process.stdout.off('error', on);
+      for (const l of prior) process.stdout.on('error', l);
+    },
+  };
+}
+
 function stripSamples(s: Stats, keep: boolean): Omit<Stats, 'samples'> & { samples?: Stats['samples'] } {
   if (keep) return s;
   const { samples: _samples, ...rest } = s;
@@ -201,7 +220,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     return asRoot('detach', () => {
       const r = detach(a.positionals, where(a.values));
       if (a.values.json) { process.stdout.write(json(r)); return 0; }
-      const all = [...r.filters.map((f) => `removed filter ${f}`), ...r.qdiscs.map((q) => `removed ${q} qdisc`), ...r.pins.map((p) => `removed pin ${p}`), ...r.notes];
+      const all = [...r.filters.map((f) => `removed ${f}`), ...r.qdiscs.map((q) => `removed ${q} qdisc`), ...r.pins.map((p) => `removed pin ${p}`), ...r.notes];
       console.log(all.length ? all.join('\n') : 'nothing to remove');
       return 0;
     });
@@ -377,7 +396,9 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     return asRoot('demo', () => guarded(async (g) => {
       const prefix = `d${(process.pid % 46656).toString(36)}`;
       const pinDir = `/sys/fs/bpf/tsbpf-demo-${process.pid}`;
-      const log = (s: string) => { if (!a.values.json) console.log(s); };
+      // `demo | head` closes the pipe early: stop printing, but clean up before exiting
+      const out = keepGoingOnEpipe();
+      const log = (s: string) => { if (!a.values.json && !out.gone) console.log(s); };
       log(`1. testbed up (prefix ${prefix})`);
       try {
         const t = testbedUp(prefix);
@@ -397,8 +418,8 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
           send({ prefix, count: 10, intervalUs: 100, port: MES_PORT + 2, size: 16 });
           await g.checkpoint();
           const s = show({ pinDir });
-          if (a.values.json) process.stdout.write(json(stripSamples(s, false)));
-          else { log('4. results'); process.stdout.write(printStats({ ...s, measured: undefined }, false)); }
+          if (a.values.json && !out.gone) process.stdout.write(json(stripSamples(s, false)));
+          else if (!out.gone) { log('4. results'); process.stdout.write(printStats({ ...s, measured: undefined }, false)); }
           signalPoint('demo:show');
           await g.checkpoint();
         } finally {
@@ -408,6 +429,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
         }
       } finally {
         testbedDown(prefix);
+        out.restore();
       }
       return 0;
     }));

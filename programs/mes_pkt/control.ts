@@ -402,6 +402,7 @@ export function describeAttachment(hooks: readonly HookState[], dir: string): st
 }
 
 export interface DetachResult {
+  /** What detach took off the hooks: "tcx link N on DEV HOOK (…)" or "filter NAME on DEV HOOK". */
   readonly filters: string[];
   readonly qdiscs: string[];
   readonly pins: string[];
@@ -425,7 +426,7 @@ function detachDevice(sock: RouteSocket, dev: string, state: State | undefined, 
         if (!ours || !linkId) return;
         const link = openLinkById(linkId);
         try { link.detach(); } finally { link.close(); }
-        out.filters.push(`${dev} ${hook} tcx link ${linkId} (${PROG_NAMES[hook]}, prog id ${id})`);
+        out.filters.push(`tcx link ${linkId} on ${dev} ${hook} (${PROG_NAMES[hook]}, prog id ${id})`);
       });
     }
     for (const f of listFilters(sock, dev, hook).filter((x) => x.bpf?.name === FILTER_NAMES[hook])) {
@@ -434,7 +435,7 @@ function detachDevice(sock: RouteSocket, dev: string, state: State | undefined, 
         continue;
       }
       detachBpf(sock, dev, hook, { priority: f.priority, handle: f.handle });
-      out.filters.push(`${dev} ${hook} ${FILTER_NAMES[hook]}`);
+      out.filters.push(`filter ${FILTER_NAMES[hook]} on ${dev} ${hook}`);
     }
   }
   if (!getClsact(sock, dev)) return;

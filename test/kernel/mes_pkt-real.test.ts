@@ -403,7 +403,7 @@ t('the state records namespace, devices, hooks, mode and program ids; detach fin
     assert.match(netShow(tb.n2, tb.ns2), new RegExp(`tcx/ingress mes_start prog_id ${st.hooks[0]!.progId} link_id ${st.hooks[0]!.linkId}`));
     const d = cli(['detach', '--pin-dir', pinDir]); // no --netns
     assert.is(d.status, 0, d.stderr);
-    assert.match(d.stdout, /removed filter/);
+    assert.match(d.stdout, /^removed tcx link \d+ on /m);
     assertNothingLeft(pinDir, [tb.n2], tb.ns2);
   });
 });
@@ -548,6 +548,18 @@ t('SIGINT at each point of demo and testbed up leaves no namespace, bridge, link
     } finally {
       testbedDown(prefix);
     }
+  }
+});
+
+t('demo | head: a reader that goes away does not cut the cleanup short', () => {
+  const c = spawnSync('bash', ['-c', `${process.execPath} --import tsx programs/mes_pkt.ts demo --count 20 | head -1`], { cwd: root, encoding: 'utf8' });
+  assert.match(c.stdout, /^1\. testbed up \(prefix (d[0-9a-z]+)\)\n$/);
+  const prefix = /prefix (d[0-9a-z]+)/.exec(c.stdout)![1]!;
+  try {
+    assertNoTestbed(prefix);
+    assert.not.ok(readdirSync('/sys/fs/bpf').some((d) => d.startsWith('tsbpf-demo-') && demoNames(parseInt(d.slice(11), 10)).prefix === prefix), 'no demo pin dir');
+  } finally {
+    testbedDown(prefix);
   }
 });
 
