@@ -97,13 +97,14 @@ function assertNoTestbed(prefix: string): void {
   for (const l of [n.br, n.v1, n.v2]) assert.is(sh('ip', ['link', 'show', l], { allowFail: true }), '', `link ${l} is gone`);
 }
 
-/** UDP datagrams a namespace's stack received (delivered, to closed ports, or dropped on a full buffer). */
-function udpIn(ns: string): number {
-  const lines = sh('ip', ['netns', 'exec', ns, 'cat', '/proc/net/snmp']).split('\n').filter((l) => l.startsWith('Udp:'));
+/** A counter of a namespace's /proc/net/snmp, e.g. snmp(ns, 'Tcp', 'InSegs'). */
+function snmp(ns: string, proto: 'Udp' | 'Tcp', key: string): number {
+  const lines = sh('ip', ['netns', 'exec', ns, 'cat', '/proc/net/snmp']).split('\n').filter((l) => l.startsWith(`${proto}:`));
   const [names, values] = lines.map((l) => l.split(/\s+/).slice(1));
-  const v = (k: string) => Number(values![names!.indexOf(k)]);
-  return v('InDatagrams') + v('NoPorts') + v('InErrors');
+  return Number(values![names!.indexOf(key)]);
 }
+/** UDP datagrams a namespace's stack received (delivered, to closed ports, or dropped on a full buffer). */
+const udpIn = (ns: string): number => snmp(ns, 'Udp', 'InDatagrams') + snmp(ns, 'Udp', 'NoPorts') + snmp(ns, 'Udp', 'InErrors');
 
 // ---- each --match mode, exact counts ---------------------------------------------------------
 
@@ -192,6 +193,29 @@ t('--match headers with a stock client (iperf2 -u): pairs = every datagram n2 re
       const s = show({ pinDir });
       assert.equal([s.start_count, s.end_count, s.pairs], [received, received, received]);
       assert.equal([s.unmatched_starts, s.unmatched_ends, s.lost, s.end_before_start], [0, 0, 0, 0]);
+    } finally {
+      server.kill('SIGKILL');
+      await exited(server);
+    }
+  });
+});
+
+t('--proto tcp --match headers with iperf2 over TCP: pairs = every segment n2 received', async () => {
+  await onTestbed(async (tb, pinDir) => {
+    const r = attach(tb.v1, tb.v2, { pinDir, proto: 'tcp' });
+    assert.match(r.measured, /TCP to :5001/);
+    const server = nsRun(tb.ns2, ['iperf', '-s', '-p', '5001']);
+    try {
+      await sleep(300);
+      const before = snmp(tb.ns2, 'Tcp', 'InSegs');
+      const client = spawnSync('ip', ['netns', 'exec', tb.ns1, 'iperf', '-c', tb.addr2, '-p', '5001', '-n', '1M'], { encoding: 'utf8', timeout: 30_000 });
+      assert.is(client.status, 0, client.stderr);
+      await sleep(200);
+      const segs = snmp(tb.ns2, 'Tcp', 'InSegs') - before;
+      const s = show({ pinDir });
+      assert.ok(segs > 3, `${segs} segments`);
+      assert.equal([s.start_count, s.end_count, s.pairs], [segs, segs, segs]);
+      assert.equal([s.unmatched_starts, s.unmatched_ends, s.duplicate_starts], [0, 0, 0]);
     } finally {
       server.kill('SIGKILL');
       await exited(server);

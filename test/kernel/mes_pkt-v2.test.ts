@@ -148,6 +148,8 @@ v2('a loss between the hooks: v2 pairs stay true and count the drops; the tutori
       // 81 pairs follow the first drop (seq 9); each spans at least one send gap
       const misaligned = b.samples.filter((s) => s.latency_ns > BigInt(gapUs * 1000 / 2)).length;
       assert.ok(misaligned >= 60, `the tutorial misaligns ${misaligned} of ${b.pairs} pairs`);
+      assert.match((b.warnings ?? []).join('\n'), /differ by 10: .*index pairing drifted/, 'and show says so');
+      assert.equal(a.warnings, [], 'v2 has nothing to warn about: the drops are unmatched starts');
     } finally {
       drop.close();
     }

@@ -16,6 +16,7 @@ import { v2Warnings, type Counters } from '../../programs/mes_pkt/reader-v2.ts';
 import { tutorialWarnings, canonicalDir } from '../../programs/mes_pkt/control.ts';
 import { effectiveCaps, privileged, NeedsRootError } from '../../programs/mes_pkt/privilege.ts';
 import { parseListen } from '../../programs/mes_pkt/serve.ts';
+import { durationNs } from '../../programs/mes_pkt.ts';
 
 test('--match defaults: reply on one device, headers on two; bad values are one clear line', () => {
   assert.is(defaultMatch('eth0', 'eth0'), 'reply');
@@ -144,6 +145,16 @@ test('exposition: a cumulative histogram in seconds with exact le, _sum and _cou
     assert.ok(declared.has(name) || declared.has(l.split(/[{ ]/)[0]!), `${name} declared`);
   }
   assert.is(escapeLabel('a\\b"c\nd'), 'a\\\\b\\"c\\nd');
+});
+
+test('--max-latency takes a duration with a unit (a bare number is seconds)', () => {
+  assert.is(durationNs(undefined, '--max-latency', 7n), 7n);
+  assert.is(durationNs('1s', 'x', 0n), 1_000_000_000n);
+  assert.is(durationNs('250ms', 'x', 0n), 250_000_000n);
+  assert.is(durationNs('100us', 'x', 0n), 100_000n);
+  assert.is(durationNs('1.5µs', 'x', 0n), 1_500n);
+  assert.is(durationNs('2', 'x', 0n), 2_000_000_000n);
+  assert.throws(() => durationNs('fast', '--max-latency', 0n), /--max-latency must be a duration such as 1s/);
 });
 
 test('--listen takes ADDR:PORT, [v6]:PORT or :PORT', () => {
