@@ -12,6 +12,7 @@ const groups: Record<string, { about: string; load: () => Promise<{ run: (argv: 
   conformance: { about: 'run eBPF ISA conformance vectors (bpf_conformance .data) through tsbpf and the kernel', load: () => import('./cli/conformance.ts') },
   explain: { about: 'load a DSL program with the verifier log and annotate every instruction', load: () => import('./cli/explain.ts') },
   xlated: { about: 'a program beside what the kernel runs after verification', load: () => import('./cli/xlated.ts') },
+  btf: { about: 'list and dump BTF (files, ELF objects, programs\' and maps\' types) like bpftool btf', load: () => import('./cli/btf.ts') },
   elf: { about: 'sections, programs, maps and relocations of a BPF object file', load: () => import('./cli/elf.ts') },
   build: { about: 'a DSL module (.ts) to a BPF object file (.o)', load: () => import('./cli/build.ts') },
   xdp: { about: 'list, attach and detach XDP programs (as links or over netlink)', load: () => import('./cli/xdp.ts') },

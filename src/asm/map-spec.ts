@@ -4,6 +4,7 @@
  * without touching the kernel side; src/attach's loadCollection turns them into live maps.
  */
 import type { MapRef } from './instruction.ts';
+import type { CType } from '../btf/ctype.ts';
 
 /** enum bpf_map_type, in uapi order (index = number): the one table src/syscall also reads. */
 export const MAP_TYPES = [
@@ -34,6 +35,13 @@ export interface MapSpec extends MapRef {
   /** MapFlags (BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_F_NO_PREALLOC…). */
   readonly flags?: number;
   readonly pinning?: MapPinning;
+  /**
+   * C types of the key and value (`ctypes.u32`, `ctypes.struct('pair', {...})` from tsbpf/btf):
+   * the map is then created with BTF, and bpftool prints its entries field by field. Their
+   * sizes must be keySize and valueSize. Giving one is enough: the other gets u32/u64/bytes.
+   */
+  readonly keyType?: CType;
+  readonly valueType?: CType;
 }
 
 /** A ref that carries everything BPF_MAP_CREATE needs. */

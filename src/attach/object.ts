@@ -17,7 +17,7 @@ import { attr, MAP_ELEM } from '../syscall/attr.ts';
 import { ensureBpffs } from '../syscall/bpffs.ts';
 import { bytes, u32 } from '../syscall/codec.ts';
 import { Cmd } from '../syscall/constants.ts';
-import { check } from '../syscall/errors.ts';
+import { VerifierError, check } from '../syscall/errors.ts';
 import { createMap, createOrOpenPinned, type BpfMap } from '../syscall/map.ts';
 import { unpin } from '../syscall/pin.ts';
 import type { LoadOptions } from '../syscall/program.ts';
@@ -103,8 +103,20 @@ export function loadObject(coll: ElfCollection, opts: ObjectOptions = {}): Loade
   } catch (e) {
     for (const m of live) { try { m.close(); } catch { /* the load error is the one to report */ } }
     for (const p of pinsMade) { try { unpin(p); } catch { /* idem */ } }
-    throw e;
+    throw explainPoison(e, coll);
   }
+}
+
+/**
+ * A verifier refusal of a CO-RE-poisoned instruction ("invalid func unknown#195896080", libbpf's
+ * marker) becomes an error that says which relocation the running kernel could not satisfy.
+ */
+function explainPoison(e: unknown, coll: ElfCollection): unknown {
+  if (!(e instanceof VerifierError) || !coll.corePoisons?.length || !/unknown#195896080/.test(e.log)) return e;
+  const list = coll.corePoisons.map((p) => `  ${p.section} instruction ${p.insn}: ${p.reason}`).join('\n');
+  const err = new Error(`${e.message.split('\n')[0]}\nthe verifier reached an instruction CO-RE poisoned, because this kernel lacks what the object's types ask for:\n${list}`);
+  Object.assign(err, { cause: e, log: e.log });
+  return err;
 }
 
 

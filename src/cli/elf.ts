@@ -70,6 +70,7 @@ export function readObject(file: string, opts: { type?: ProgramType; defaultType
   let bytes: Uint8Array;
   try { bytes = new Uint8Array(readFileSync(file)); } catch (e) { throw new Error(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
   const elf = parseElfFile(bytes);
+  // CO-RE relocations resolve against the running kernel's BTF (the reader's default).
   return { elf, coll: collectionOf(elf, { ...opts, objectName }) };
 }
 

@@ -7,7 +7,8 @@
  *   dump <id|path>                -> MAP_LOOKUP_BATCH (GET_NEXT_KEY + LOOKUP_ELEM where batching is unsupported)
  *   update <id|path> --key K --value V [--flags any|noexist|exist] -> MAP_UPDATE_ELEM
  *
- * Keys and values print as numbers when they are 4 or 8 bytes, else as hex bytes; --key and
+ * A map created with BTF (typed keys and values) dumps field by field, as bpftool's "formatted"
+ * output does. Otherwise keys and values print as numbers when they are 4 or 8 bytes, else as hex bytes; --key and
  * --value take a number (decimal or 0x…) for such sizes, or hex bytes ("01 02 03" / hex:010203).
  */
 import {
@@ -15,6 +16,8 @@ import {
   mapFdById, mapInfo, openPinnedFd, specFromInfo, type MapInfo,
 } from '../syscall/index.ts';
 import { int, json, parse, splitCommand, table, UsageError } from '../command.ts';
+import { decodeBtf, formatValue, type Formatted } from '../btf/index.ts';
+import { btfById, mapBtfIds } from '../syscall/btf.ts';
 
 const usage = `usage: tsbpf map <command> [options]
 
@@ -127,6 +130,25 @@ export function parseBytes(text: string, size: number, what: string): Uint8Array
   return out;
 }
 
+/** Key and value readers from the map's BTF, when it was created with one (bpftool's "formatted"). */
+export function btfFormatter(fd: number): { key: (b: Uint8Array) => Formatted; value: (b: Uint8Array) => Formatted } | null {
+  const ids = mapBtfIds(fd);
+  if (!ids.btfId || !ids.valueTypeId) return null;
+  const btf = decodeBtf(btfById(ids.btfId).bytes);
+  return {
+    key: (b) => (ids.keyTypeId ? formatValue(btf, ids.keyTypeId, b) : hexList(b)),
+    value: (b) => formatValue(btf, ids.valueTypeId, b),
+  };
+}
+
+/** A formatted value as one line: JSON with field names, bigints as numbers. */
+function line(v: Formatted): string {
+  if (typeof v === 'bigint') return v.toString();
+  if (Array.isArray(v)) return `[${v.map(line).join(', ')}]`;
+  if (v && typeof v === 'object') return `{${Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}: ${line(x)}`).join(', ')}}`;
+  return JSON.stringify(v);
+}
+
 /** Every entry: batch when the kernel supports it for this map, else key by key. */
 function entries(m: RawMap): [Uint8Array, Uint8Array][] {
   try {
@@ -164,14 +186,18 @@ export async function run(argv: string[]): Promise<number> {
     }
     case 'dump': {
       using m = openMapArg(positionals, { readonly: true });
+      const typed = btfFormatter(m.fd);
       if (m.perCpu) {
         // One value per possible CPU; bpftool prints them as "values": [{cpu, value}].
         const all = [...m.keys()].map((k) => [k, m.getPerCpu(k) ?? []] as const);
         if (v.json) {
-          process.stdout.write(json(all.map(([k, vals]) => ({ key: hexList(k), values: vals.map((val, cpu) => ({ cpu, value: hexList(val) })) }))));
+          process.stdout.write(json(all.map(([k, vals]) => ({
+            key: hexList(k), values: vals.map((val, cpu) => ({ cpu, value: hexList(val) })),
+            ...(typed ? { formatted: { key: typed.key(k), values: vals.map((val, cpu) => ({ cpu, value: typed.value(val) })) } } : {}),
+          }))));
         } else {
-          for (const [k, vals] of all) process.stdout.write(`key: ${shown(k)}
-${vals.map((val, cpu) => `	value (CPU ${String(cpu).padStart(2, '0')}): ${shown(val)}\n`).join('')}`);
+          for (const [k, vals] of all) process.stdout.write(`key: ${typed ? line(typed.key(k)) : shown(k)}
+${vals.map((val, cpu) => `	value (CPU ${String(cpu).padStart(2, '0')}): ${typed ? line(typed.value(val)) : shown(val)}\n`).join('')}`);
           process.stdout.write(`Found ${all.length} element${all.length === 1 ? '' : 's'}\n`);
         }
         return 0;
@@ -181,11 +207,12 @@ ${vals.map((val, cpu) => `	value (CPU ${String(cpu).padStart(2, '0')}): ${shown(
         process.stdout.write(json(all.map(([k, val]) => {
           const nk = asNumber(k), nv = asNumber(val);
           // bpftool prints key/value as hex byte lists, and "formatted" when it can type them (BTF).
-          const formatted = nk !== null && nv !== null && k.length >= 4 && val.length >= 4 ? { formatted: { key: nk, value: nv } } : {};
+          const formatted = typed ? { formatted: { key: typed.key(k), value: typed.value(val) } }
+            : nk !== null && nv !== null && k.length >= 4 && val.length >= 4 ? { formatted: { key: nk, value: nv } } : {};
           return { key: hexList(k), value: hexList(val), ...formatted };
         })));
       } else {
-        for (const [k, val] of all) process.stdout.write(`key: ${shown(k)}  value: ${shown(val)}\n`);
+        for (const [k, val] of all) process.stdout.write(typed ? `key: ${line(typed.key(k))}  value: ${line(typed.value(val))}\n` : `key: ${shown(k)}  value: ${shown(val)}\n`);
         process.stdout.write(`Found ${all.length} element${all.length === 1 ? '' : 's'}\n`);
       }
       return 0;

@@ -10,7 +10,8 @@
  *      on a call names the callee. Each program gets every function it reaches appended once,
  *      and its calls patched to pc-relative offsets.
  *   5. .BTF.ext line info gives each instruction its C source line, and is passed on to the
- *      kernel with func info; CO-RE relocations are refused (not applied yet).
+ *      kernel with func info; CO-RE relocations are resolved against `coreTarget` (the running
+ *      kernel's BTF, given by the loader) before anything is decoded (src/btf/core.ts).
  */
 import { createHash } from 'node:crypto';
 import { AsmError } from '../asm/errors.ts';
@@ -24,7 +25,12 @@ import { fixupDatasecs, parseBtf, type Btf } from './btf-maps.ts';
 import { parseBtfExt, type BtfExt, type FuncInfo, type LineInfo } from './btf-ext.ts';
 import { btfMaps, dataMap, dataSymbols, isDataSection, legacyMaps, objName } from './maps.ts';
 import { sectionType, SECTION_NAMES } from './section-types.ts';
-import type { ElfCollection, ElfMapSpec, ElfProgramSpec, ObjectBtf, ProgramBtfInfo } from './spec.ts';
+import type { CorePoison, ElfCollection, ElfMapSpec, ElfProgramSpec, ObjectBtf, ProgramBtfInfo } from './spec.ts';
+import { decodeBtf, type Btf as TargetBtf } from '../btf/decode.ts';
+import { decodeBtfExt } from '../btf/ext.ts';
+import { coreRelocateSections } from '../btf/core.ts';
+import { runningKernelBtf } from '../btf/kernel.ts';
+import { BtfError } from '../btf/errors.ts';
 
 export interface ReadOptions {
   /** The type of every program, whatever its section says (bpftool's `type`, tc's `bpf`). */
@@ -37,6 +43,11 @@ export interface ReadOptions {
    * their section ('.rodata').
    */
   readonly objectName?: string;
+  /**
+   * The BTF CO-RE relocations resolve against, asked for only when the object has some.
+   * Default: the running kernel's (/sys/kernel/btf/vmlinux, read once).
+   */
+  readonly coreTarget?: () => TargetBtf;
 }
 
 /** A function in an executable section: a program entry or a subprogram. */
@@ -73,7 +84,32 @@ function cstr(section: ElfSection): string {
   return new TextDecoder().decode(end < 0 ? section.data : section.data.subarray(0, end));
 }
 
-export function collectionOf(file: ElfFile, opts: ReadOptions = {}): ElfCollection {
+/**
+ * The file with its CO-RE relocations applied: executable sections patched for the target
+ * kernel, and the poisoned instructions with their reasons.
+ */
+function applyCore(file: ElfFile, opts: ReadOptions): { file: ElfFile; poisons: CorePoison[] } {
+  const btfSec = file.sections.find((s) => s.name === '.BTF'), extSec = file.sections.find((s) => s.name === '.BTF.ext');
+  if (!btfSec || !extSec || btfSec.type === SHT.NOBITS || extSec.type === SHT.NOBITS) return { file, poisons: [] };
+  try {
+    const local = decodeBtf(btfSec.data);
+    const ext = decodeBtfExt(extSec.data, local);
+    const n = ext.coreRelo.reduce((a, x) => a + x.records.length, 0);
+    if (n === 0) return { file, poisons: [] };
+    const sections = new Map(file.sections.filter((s) => s.flags & SHF.EXECINSTR).map((s) => [s.name, s.data]));
+    const done = coreRelocateSections(local, ext, sections, (opts.coreTarget ?? runningKernelBtf)());
+    const poisons: CorePoison[] = [];
+    for (const [section, results] of done.results) for (const r of results) if (r.poison) poisons.push({ section, insn: r.insn, reason: r.poison });
+    const patched = file.sections.map((s) => (done.sections.has(s.name) ? { ...s, data: done.sections.get(s.name)! } : s));
+    return { file: { ...file, sections: patched }, poisons };
+  } catch (e) {
+    if (e instanceof BtfError) throw new ElfError(`CO-RE: ${e.message}`, { section: '.BTF.ext' });
+    throw e;
+  }
+}
+
+export function collectionOf(input: ElfFile, opts: ReadOptions = {}): ElfCollection {
+  const { file, poisons } = applyCore(input, opts);
   const byName = new Map(file.sections.map((s) => [s.name, s]));
   const objectId = createHash('sha1').update(file.bytes).digest('hex');
 
@@ -90,10 +126,6 @@ export function collectionOf(file: ElfFile, opts: ReadOptions = {}): ElfCollecti
   const btf = btfSec && btfSec.type !== SHT.NOBITS ? parseBtf(btfSec.data) : undefined;
   const extSec = byName.get('.BTF.ext');
   const ext = btf && extSec && extSec.type !== SHT.NOBITS ? parseBtfExt(extSec.data, btf.strings) : undefined;
-  if (ext?.coreRelos.size) {
-    const [sec, n] = [...ext.coreRelos][0]!;
-    throw new ElfError(`${n} CO-RE relocation${n === 1 ? '' : 's'} for section '${sec}': CO-RE (preserve_access_index, BPF_CORE_READ) is not supported yet; build without it`, { section: '.BTF.ext' });
-  }
 
   // Maps, and which map each symbol names (by section index and offset).
   const maps: ElfMapSpec[] = [];
@@ -174,7 +206,10 @@ export function collectionOf(file: ElfFile, opts: ReadOptions = {}): ElfCollecti
     })
     : undefined;
   const withBtf = fixed ? programs.map((p) => (p.btfInfo ? { ...p, objectBtf: encodeBtfInfo(fixed, p.btfInfo) } : p)) : programs;
-  return { maps, programs: withBtf, license, objectId, ...(kernelVersion !== undefined ? { kernelVersion } : {}), ...(fixed ? { btf: fixed } : {}) };
+  return {
+    maps, programs: withBtf, license, objectId, ...(kernelVersion !== undefined ? { kernelVersion } : {}), ...(fixed ? { btf: fixed } : {}),
+    ...(poisons.length ? { corePoisons: poisons } : {}),
+  };
 }
 
 /** func_info and line_info in the kernel's record layouts (8 and 16 bytes, little-endian). */

@@ -91,4 +91,14 @@ export interface ElfCollection {
   readonly btf?: Uint8Array;
   /** sha1 of the file: iproute2's PIN_OBJECT_NS directory name. */
   readonly objectId: string;
+  /** CO-RE relocations the target kernel could not satisfy: their instructions are poisoned. */
+  readonly corePoisons?: readonly CorePoison[];
+}
+
+/** An instruction CO-RE poisoned (`call 0xbad2310`), and why: the verifier refuses it if it can run. */
+export interface CorePoison {
+  readonly section: string;
+  /** Instruction slot within the section. */
+  readonly insn: number;
+  readonly reason: string;
 }

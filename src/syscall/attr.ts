@@ -112,6 +112,27 @@ export const MAP_INFO = layout('bpf_map_info', {
   netns_ino: u64(56), btf_id: u32(64), btf_key_type_id: u32(68), btf_value_type_id: u32(72), map_extra: u64(80),
 });
 
+// --- BTF (src/syscall/btf.ts). Kept out of LAYOUTS: test/unit/btf-attr.test.ts checks these
+// against linux/bpf.h with its own gcc fixture.
+
+/** The anonymous BPF_BTF_LOAD member. */
+export const BTF_LOAD = layout('BTF_LOAD', {
+  btf: u64(0), btf_log_buf: u64(8), btf_size: u32(16), btf_log_size: u32(20), btf_log_level: u32(24),
+  // Linux 6.4: the log size the kernel needed (newer than the installed header).
+  btf_log_true_size: u32(28),
+});
+
+/** BPF_BTF_GET_FD_BY_ID: btf_id shares offset 0 with start_id; open_flags at 8. */
+export const BTF_GET_ID = layout('BTF_GET_ID', { btf_id: u32(0), next_id: u32(4), open_flags: u32(8) });
+
+export const BTF_INFO = layout('bpf_btf_info', {
+  btf: u64(0), btf_size: u32(8), id: u32(12), name: u64(16), name_len: u32(24), kernel_btf: u32(28),
+});
+
+/** The BTF layouts, for their own offsets check. */
+export const BTF_LAYOUTS: readonly Layout[] = [BTF_LOAD, BTF_GET_ID, BTF_INFO];
+export const BTF_NEWER_THAN_HEADER: ReadonlySet<string> = new Set(['BTF_LOAD.btf_log_true_size']);
+
 /**
  * The `link_create` member: LINK_CREATE. The fourth word starts a union per attach kind:
  * tcx's relative_fd|relative_id and expected_revision (Linux 6.6) sit where perf_event's

@@ -35,6 +35,10 @@ export interface MapCreateParams {
   readonly numaNode?: number;
   readonly ifindex?: number;
   readonly mapExtra?: bigint;
+  /** BTF describing the key and value (src/btf/ctype.ts): the loaded BTF's fd and the two type ids. */
+  readonly btfFd?: number;
+  readonly btfKeyTypeId?: number;
+  readonly btfValueTypeId?: number;
 }
 
 /** BPF_MAP_CREATE: a new map's fd. */
@@ -43,6 +47,7 @@ export function mapCreate(sys: Sys, p: MapCreateParams): number {
     map_type: p.type, key_size: p.keySize, value_size: p.valueSize, max_entries: p.maxEntries,
     map_flags: p.flags ?? 0, inner_map_fd: p.innerMapFd ?? 0, numa_node: p.numaNode ?? 0,
     map_name: p.name ?? '', map_ifindex: p.ifindex ?? 0, map_extra: p.mapExtra ?? 0n,
+    btf_fd: p.btfFd ?? 0, btf_key_type_id: p.btfKeyTypeId ?? 0, btf_value_type_id: p.btfValueTypeId ?? 0,
   });
   return check(Cmd.MAP_CREATE, sys.bpf(Cmd.MAP_CREATE, a), { object: p.name ? `map '${p.name}'` : undefined });
 }
@@ -205,6 +210,18 @@ export interface ProgLoadParams {
   readonly logSize?: number;
   /** For VerifierError: the TypeScript line that emitted the instruction at a slot index. */
   readonly sourceAt?: (index: number) => string | undefined;
+  /** BTF for the program (src/btf/from-program.ts): the loaded BTF's fd, func_info and line_info records. */
+  readonly btf?: ProgLoadBtf;
+}
+
+export interface ProgLoadBtf {
+  readonly fd: number;
+  /** bpf_func_info records, 8 bytes each. */
+  readonly funcInfo: Uint8Array;
+  readonly funcInfoCount: number;
+  /** bpf_line_info records, 16 bytes each. */
+  readonly lineInfo: Uint8Array;
+  readonly lineInfoCount: number;
 }
 
 export interface ProgLoadResult {
@@ -228,6 +245,13 @@ export function progLoad(sys: Sys, p: ProgLoadParams): ProgLoadResult {
     kern_version: p.kernVersion ?? 0, prog_flags: p.flags ?? 0, prog_name: p.name ?? '',
     prog_ifindex: p.ifindex ?? 0, expected_attach_type: p.expectedAttachType ?? 0,
   });
+  if (p.btf) {
+    write(PROG_LOAD, a, {
+      prog_btf_fd: p.btf.fd,
+      func_info_rec_size: 8, func_info: addr(sys, p.btf.funcInfo), func_info_cnt: p.btf.funcInfoCount,
+      line_info_rec_size: 16, line_info: addr(sys, p.btf.lineInfo), line_info_cnt: p.btf.lineInfoCount,
+    });
+  }
   let level = p.logLevel ?? 0;
   let size = level ? Math.max(p.logSize ?? LOG_INITIAL_SIZE, 128) : 0;
   const sizes: number[] = [];

@@ -14,6 +14,7 @@ export * from './pin.ts';
 export * from './stats.ts';
 export * from './link.ts';
 export * from './log.ts';
+export * from './btf.ts';
 export { possibleCpus } from './cpus.ts';
 export * as raw from './bpf.ts';
 export * as attrs from './attr.ts';

@@ -18,6 +18,9 @@ import { defaultCodec, type Codec } from './codec.ts';
 import { mapCreate, mapDeleteElem, mapGetNextKey, mapLookupBatch, objGet, objPin } from './bpf.ts';
 import { mapFdById, mapInfo, type MapInfo } from './info.ts';
 import { possibleCpus } from './cpus.ts';
+import { loadBtf, type BtfHandle } from './btf.ts';
+import { ctypesToBtf, defaultCType } from '../btf/ctype.ts';
+import { encodeBtf } from '../btf/encode.ts';
 import { defaultSys, expectKind, type Sys } from './sys.ts';
 
 const ENOENT = 2, ENOSPC = 28;
@@ -340,14 +343,43 @@ export function validateMapSpec(spec: MapSpec): void {
   }
 }
 
-/** BPF_MAP_CREATE from a spec. */
+/** The BTF for a spec's key and value types, or null when it has none. */
+export function mapSpecBtf(spec: MapSpec): { btf: Uint8Array; keyTypeId: number; valueTypeId: number } | null {
+  if (!spec.keyType && !spec.valueType) return null;
+  const key = spec.keyType ?? defaultCType(spec.keySize), value = spec.valueType ?? defaultCType(spec.valueSize);
+  if (key.size !== spec.keySize) throw new Error(`map '${spec.name}': keyType is ${key.size} bytes, keySize is ${spec.keySize}`);
+  if (value.size !== spec.valueSize) throw new Error(`map '${spec.name}': valueType is ${value.size} bytes, valueSize is ${spec.valueSize}`);
+  const { types, ids } = ctypesToBtf([key, value]);
+  return { btf: encodeBtf(types), keyTypeId: ids[0]!, valueTypeId: ids[1]! };
+}
+
+/** BPF_MAP_CREATE from a spec (with BTF when it has key or value types). */
 export function createMap<K = Scalar, V = Scalar>(spec: MapSpec, opts: MapOptions<K, V> = {}): BpfMap<K, V> {
   validateMapSpec(spec);
   const sys = opts.sys ?? defaultSys;
-  const fd = mapCreate(sys, {
+  const params = {
     type: mapTypeId(spec.type), keySize: spec.keySize, valueSize: spec.valueSize,
     maxEntries: spec.maxEntries, flags: spec.flags ?? 0, name: spec.name,
-  });
+  };
+  const typed = mapSpecBtf(spec);
+  let fd: number;
+  if (typed) {
+    let handle: BtfHandle | undefined;
+    try {
+      handle = loadBtf(typed.btf, { sys });
+      fd = mapCreate(sys, { ...params, btfFd: handle.fd, btfKeyTypeId: typed.keyTypeId, btfValueTypeId: typed.valueTypeId });
+    } catch (e) {
+      if (!(e instanceof BpfError) || e.errno === 1 /* EPERM */) throw e;
+      // The kernel refused the types, not the map: create it untyped, and say so.
+      process.stderr.write(`tsbpf: warning: map '${spec.name}' is created WITHOUT BTF (bpftool will print raw bytes): ${e.message.split('\n')[0]}\n`);
+      fd = mapCreate(sys, params);
+    } finally {
+      // The map keeps its own reference to the BTF.
+      handle?.close();
+    }
+  } else {
+    fd = mapCreate(sys, params);
+  }
   try {
     return new BpfMap<K, V>(fd, spec, opts);
   } catch (e) {

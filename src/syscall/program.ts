@@ -12,8 +12,10 @@ import type { ProgramSpec } from '../asm/program.ts';
 import { disassemble, formatInstruction, type ListingOptions } from '../asm/disasm.ts';
 import { dv } from './attr.ts';
 import { BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, LogLevel, attachTypeId, progTypeId } from './constants.ts';
-import { objGet, objPin, progLoad, progTestRun } from './bpf.ts';
+import { objGet, objPin, progLoad, progTestRun, type ProgLoadParams, type ProgLoadResult } from './bpf.ts';
+import { loadBtf, type BtfHandle } from './btf.ts';
 import { BpfError, VerifierError } from './errors.ts';
+import { programBtf } from '../btf/from-program.ts';
 import { progFdById, progInfo, type ProgInfo } from './info.ts';
 import { isLiveMap, type BpfMap } from './map.ts';
 import { defaultSys, expectKind, type Sys } from './sys.ts';
@@ -39,6 +41,13 @@ export interface LoadOptions {
   readonly flags?: number;
   readonly ifindex?: number;
   readonly sys?: Sys;
+  /**
+   * Load with BTF made from the DSL's call sites (func_info + line_info), so the verifier log
+   * and `bpftool prog dump xlated … linum` show TypeScript lines. Default: on with the real
+   * kernel, off with an injected Sys (fakes opt in). A kernel that refuses the BTF gets the
+   * program without it, and a warning on stderr.
+   */
+  readonly btf?: boolean;
 }
 
 export interface TestRunOptions {
@@ -144,11 +153,14 @@ export class Program implements Disposable {
   readonly spec: ProgramSpec | undefined;
   /** The verifier log, when a log level was asked for. */
   readonly verifierLog: string;
+  /** Loaded with BTF line info (the TypeScript lines are in the kernel). */
+  readonly hasBtf: boolean;
   readonly sys: Sys;
   private closed = false;
 
-  constructor(fd: number, meta: { name: string; type: string; spec?: ProgramSpec; verifierLog?: string; sys?: Sys }) {
+  constructor(fd: number, meta: { name: string; type: string; spec?: ProgramSpec; verifierLog?: string; sys?: Sys; hasBtf?: boolean }) {
     this.fd = fd;
+    this.hasBtf = meta.hasBtf ?? false;
     this.name = meta.name;
     this.type = meta.type;
     this.spec = meta.spec;
@@ -236,23 +248,71 @@ export function loadProgram(spec: ProgramSpec, opts: LoadOptions = {}): Program 
   const sourceAt: (string | undefined)[] = [];
   for (const i of insns) for (let s = 0; s < slots(i); s++) sourceAt.push(i.source);
   const level = (opts.logLevel ?? 0) | (opts.logStats ? LogLevel.STATS : 0);
-  const load = (logLevel: number) => progLoad(sys, {
+  const params: ProgLoadParams = {
     type: progTypeId(spec.type), insns: bytes, license: spec.license, name: spec.name,
     expectedAttachType: spec.expectedAttachType ? attachTypeId(spec.expectedAttachType) : 0,
     kernVersion: opts.kernelVersion ?? (spec.type === 'kprobe' ? kernelVersionCode() : 0),
-    flags: opts.flags, ifindex: opts.ifindex, logLevel, logSize: opts.logSize,
+    flags: opts.flags, ifindex: opts.ifindex, logLevel: level, logSize: opts.logSize,
     sourceAt: (i) => sourceAt[i],
-  });
-  let r;
-  try {
-    r = load(level);
-  } catch (e) {
-    // Any rejection without a log (ENOTSUPP, E2BIG, EPERM…): load once more with a log, so the
-    // user sees the verifier's words when it has any; otherwise the first error stands.
-    if (!(e instanceof BpfError) || e instanceof VerifierError || level !== 0) throw e;
-    try { r = load(1); } catch (again) { throw again instanceof VerifierError ? again : e; }
+  };
+  const wantBtf = opts.btf ?? (opts.sys === undefined || opts.sys === defaultSys);
+  if (wantBtf) {
+    const r = loadWithBtf(spec, params, sys);
+    if (r) return new Program(r.fd, { name: spec.name, type: spec.type, spec, verifierLog: r.log, sys, hasBtf: true });
   }
+  const r = loadOrExplain(sys, params);
   return new Program(r.fd, { name: spec.name, type: spec.type, spec, verifierLog: r.log, sys });
+}
+
+/**
+ * progLoad; a rejection the kernel gave without a log (ENOTSUPP, E2BIG, EPERM…) is loaded once
+ * more with one, so the user sees the verifier's words when it has any (otherwise the first
+ * error stands).
+ */
+function loadOrExplain(sys: Sys, params: ProgLoadParams): ProgLoadResult {
+  try {
+    return progLoad(sys, params);
+  } catch (e) {
+    if (!(e instanceof BpfError) || e instanceof VerifierError || (params.logLevel ?? 0) !== 0) throw e;
+    try { return progLoad(sys, { ...params, logLevel: 1 }); } catch (again) { throw again instanceof VerifierError ? again : e; }
+  }
+}
+
+/** Rejections that are about the BTF we sent, not about the program. */
+const BTF_TROUBLE = /func_info|line_info|func info|line info|btf|BTF/;
+
+/**
+ * The load with BTF, or null when the BTF itself is the problem (then the caller loads without
+ * it, and we say so on stderr). A program the verifier rejects is thrown as usual: its log now
+ * quotes the TypeScript lines.
+ */
+function loadWithBtf(spec: ProgramSpec, params: ProgLoadParams, sys: Sys): ProgLoadResult | null {
+  let handle: BtfHandle;
+  let pb: Pick<ReturnType<typeof programBtf>, 'btf' | 'funcInfo' | 'funcInfoCount' | 'lineInfo' | 'lineInfoCount'>;
+  try {
+    // A program read from an object brings clang's BTF (C lines); a DSL program gets its own (TypeScript lines).
+    pb = (spec as { objectBtf?: typeof pb }).objectBtf ?? programBtf(spec);
+    handle = loadBtf(pb.btf, { sys });
+  } catch (e) {
+    warnNoBtf(spec.name, e);
+    return null;
+  }
+  try {
+    return loadOrExplain(sys, { ...params, btf: { fd: handle.fd, funcInfo: pb.funcInfo, funcInfoCount: pb.funcInfoCount, lineInfo: pb.lineInfo, lineInfoCount: pb.lineInfoCount } });
+  } catch (e) {
+    if (e instanceof VerifierError && !BTF_TROUBLE.test(e.summary)) throw e;
+    if (!(e instanceof BpfError)) throw e;
+    warnNoBtf(spec.name, e);
+    return null;
+  } finally {
+    // The program holds its own reference to the BTF.
+    handle.close();
+  }
+}
+
+function warnNoBtf(name: string, e: unknown): void {
+  process.stderr.write(`tsbpf: warning: program '${name}' is loaded WITHOUT BTF, so the kernel's logs and bpftool will not show ` +
+    `its TypeScript lines: ${(e as Error).message.split('\n')[0]}\n`);
 }
 
 /** Adopt a program fd: name and type come from the kernel. */

@@ -24,6 +24,12 @@ export interface ExplainedInsn {
   readonly labels: readonly string[];
   /** What the verifier logged here, one entry per path that reached it (empty: never reached). */
   readonly visits: readonly Visit[];
+  /**
+   * The line the kernel itself attributes to this instruction (from the program's BTF
+   * line_info, as its log prints it: "; text @ file.ts:42"), when the program was loaded with
+   * BTF. `source` then comes from it.
+   */
+  readonly kernelLine?: KernelLine;
   /** Registers live before it (the log's "Live regs before insn" table), when logged. */
   readonly live?: readonly number[];
   readonly failing: boolean;
@@ -57,6 +63,43 @@ export interface Explanation {
   readonly log: string;
 }
 
+/** A source line as the kernel printed it from line_info: base name of the file, line number, text. */
+export interface KernelLine { readonly file: string; readonly line: number; readonly text: string }
+
+const LINE_MARK = /^; (.*) @ (\S+):(\d+)$/;
+const INSN_AT = /^(\d+): \(/;
+
+/**
+ * The kernel's line mapping, from its log: with BTF line_info, the verifier prints
+ * "; <line text> @ <file>:<line>" before the first instruction of each line it walks. An
+ * instruction without a mark of its own belongs to the nearest marked one before it (the
+ * kernel's find_linfo rule: the last line_info at or before the instruction).
+ */
+export function kernelLines(log: string, slots: readonly number[]): Map<number, KernelLine> {
+  const marked = new Map<number, KernelLine>();
+  let pending: KernelLine | undefined;
+  for (const l of log.split('\n')) {
+    const m = LINE_MARK.exec(l);
+    if (m) { pending = { text: m[1]!, file: m[2]!, line: Number(m[3]) }; continue; }
+    const i = INSN_AT.exec(l);
+    if (i && pending) { if (!marked.has(Number(i[1]))) marked.set(Number(i[1]), pending); pending = undefined; }
+  }
+  const out = new Map<number, KernelLine>();
+  if (!marked.size) return out;
+  let cur: KernelLine | undefined;
+  for (const s of [...slots].sort((a, b) => a - b)) {
+    cur = marked.get(s) ?? cur;
+    if (cur) out.set(s, cur);
+  }
+  return out;
+}
+
+/** "programs/x.ts:42" from the kernel's "x.ts" and 42, keeping our path when the base names agree. */
+function sourceFromKernel(k: KernelLine, ours: string | undefined): string {
+  const file = ours?.replace(/:\d+$/, '');
+  return `${file && (file === k.file || file.endsWith(`/${k.file}`)) ? file : k.file}:${k.line}`;
+}
+
 /** Annotate a spec with a verifier log (pure). */
 export function explainLog(spec: ProgramSpec, log: string, opts: { loaded: boolean; errno?: string }): Explanation {
   const parsed = parseLog(log, { rejected: !opts.loaded });
@@ -65,9 +108,15 @@ export function explainLog(spec: ProgramSpec, log: string, opts: { loaded: boole
   const err = parsed.error;
   const failing = err?.index !== undefined ? lines.find((l) => l.slot === err.index) : undefined;
   const first = parsed.events.find((e) => e.kind === 'state' && e.index === 0);
+  const fromKernel = kernelLines(log, lines.map((l) => l.slot));
+  const sourceOf = (slot: number, ours: string | undefined): string | undefined => {
+    const k = fromKernel.get(slot);
+    return k ? sourceFromKernel(k, ours) : ours;
+  };
   const insns: ExplainedInsn[] = lines.map((l) => ({
     index: l.index, slot: l.slot, text: l.text,
-    ...(l.insn.source ? { source: l.insn.source } : {}),
+    ...(sourceOf(l.slot, l.insn.source) ? { source: sourceOf(l.slot, l.insn.source)! } : {}),
+    ...(fromKernel.has(l.slot) ? { kernelLine: fromKernel.get(l.slot)! } : {}),
     ...(l.comment ? { comment: l.comment } : {}),
     labels: l.labels,
     visits: visits.get(l.slot) ?? [],
@@ -80,7 +129,7 @@ export function explainLog(spec: ProgramSpec, log: string, opts: { loaded: boole
     error = {
       message: err.message, lines: err.lines, details: err.details,
       ...(err.index !== undefined ? { slot: err.index } : {}),
-      ...(failing ? { index: failing.index, text: failing.text, ...(failing.insn.source ? { source: failing.insn.source } : {}) } : {}),
+      ...(failing ? { index: failing.index, text: failing.text, ...(sourceOf(failing.slot, failing.insn.source) ? { source: sourceOf(failing.slot, failing.insn.source)! } : {}) } : {}),
       ...(lesson ? { lesson: { id: lesson.id, title: lesson.title, explanation: lesson.explanation } } : {}),
       ...(opts.errno ? { errno: opts.errno } : {}),
     };

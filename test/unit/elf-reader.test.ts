@@ -10,6 +10,7 @@ import { Pseudo, LD_IMM64 } from '../../src/asm/opcode.ts';
 import { ElfError, parseElfFile, readElf, sectionType, type ElfCollection } from '../../src/elf/index.ts';
 import { clangMesStart } from '../../programs/mes_pkt/probe-clang.ts';
 import { buildWithLlc, clangMissing, fixtureBytes, seedBytes } from '../fixtures/elf/build.ts';
+import { decodeBtf, encodeBtf } from '../../src/btf/index.ts';
 import { kernelRequired } from '../support/kernel.ts';
 
 /** A test that needs clang: skipped without it, a failure without it under CI. */
@@ -159,15 +160,20 @@ withClang('llc output (no BTF, no debug info) reads the same programs and maps',
   assert.equal(viaLlc.maps.map((m) => m.name), viaClang.maps.map((m) => m.name));
 });
 
-withClang('CO-RE relocations are refused with a clear "not supported yet"', () => {
-  try {
-    readElf(fixtureBytes('core'));
-    assert.unreachable();
-  } catch (e) {
-    assert.instance(e, ElfError);
-    assert.is((e as ElfError).section, '.BTF.ext');
-    assert.match((e as Error).message, /CO-RE .* not supported yet/);
-  }
+withClang('CO-RE relocations are resolved against the target BTF (src/btf/core.ts): t->pid lands at task_struct.pid', () => {
+  // The target: a task_struct whose pid is at byte 8 (the local struct has it at 0).
+  const target = decodeBtf(encodeBtf([
+    { kind: 'INT', name: 'int', size: 4, encoding: 1, offset: 0, bits: 32 },
+    { kind: 'STRUCT', name: 'task_struct', size: 12, kflag: false, members: [{ name: 'state', type: 1, bitOffset: 0, bitfieldSize: 0 }, { name: 'pid', type: 1, bitOffset: 64, bitfieldSize: 0 }] },
+  ]));
+  const c = readElf(fixtureBytes('core'), { coreTarget: () => target });
+  const load = c.programs[0]!.insns.find((i) => (i.op & 7) === 1)!; // the LDX of t->pid
+  assert.is(load.off, 8);
+  assert.is(c.corePoisons, undefined);
+  // A kernel without task_struct: the load is poisoned, and the collection says why.
+  const bare = readElf(fixtureBytes('core'), { coreTarget: () => decodeBtf(encodeBtf([{ kind: 'INT', name: 'int', size: 4, encoding: 1, offset: 0, bits: 32 }])) });
+  assert.match(bare.corePoisons?.[0]?.reason ?? '', /field_byte_offset of struct task_struct\.pid \(access 0:0\)/);
+  assert.ok(bare.programs[0]!.insns.some((i) => i.op === 0x85 && i.imm === 0xbad2310));
 });
 
 test('section names: libbpf convention', () => {
