@@ -50,7 +50,7 @@ try {
   const bin = path.join(work, 'prog.bin');
   writeFileSync(bin, encode(b.insns));
   const emptyPins = bpffsPins ?? mkdtempSync(path.join(work, 'pins-'));
-  const where = bpffsPins ? 'empty pin dir on bpffs' : 'empty dir, not bpffs: no root';
+  const where = bpffsPins ? 'empty pin dir on bpffs' : 'plain temp dir, no root';
 
   const cmds: [string, string[]][] = [
     ["node -e ''", ['-e', '']],
