@@ -49,9 +49,10 @@ common options: --netns NAME (devices in a network namespace), --pin-dir DIR
 Everything but dump needs root (or CAP_BPF + CAP_NET_ADMIN).
 `;
 
-function attachMethodOf(v: string | undefined, ATTACH_METHODS: readonly AttachMethod[]): AttachMethod {
+/** `methods` is control.ts's ATTACH_METHODS, passed in because control.ts is loaded only by attach. */
+function attachMethodOf(v: string | undefined, methods: readonly AttachMethod[]): AttachMethod {
   if (v === undefined) return 'auto';
-  if (!(ATTACH_METHODS as readonly string[]).includes(v)) throw new UsageError(`--attach must be ${ATTACH_METHODS.join(', ')}, not '${v}'`);
+  if (!(methods as readonly string[]).includes(v)) throw new UsageError(`--attach must be ${methods.join(', ')}, not '${v}'`);
   return v as AttachMethod;
 }
 
