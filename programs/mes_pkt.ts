@@ -9,22 +9,23 @@ import { rmdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { dispatch, main, parse, int, json, table, UsageError } from '../src/command.ts';
-import { disassemble } from '../src/asm/index.ts';
-import { MES_PORT } from './mes_pkt/probe.ts';
-import {
-  attach, detach, loadedPrograms, probe, pinDirOf, pinnedMode, reset, show, MODES, ATTACH_METHODS, type AttachMethod, type Mode, type Where,
-} from './mes_pkt/control.ts';
-import { watchV2 } from './mes_pkt/reader-v2.ts';
-import { DEFAULT_CAPACITY } from './mes_pkt/probe-v2.ts';
+import { MES_PORT } from './mes_pkt/layout.ts';
+import { DEFAULT_CAPACITY } from './mes_pkt/layout-v2.ts';
+import { MODES, pinDirOf, pinnedMode, type Mode, type Where } from './mes_pkt/state.ts';
+import type { AttachMethod } from './mes_pkt/control.ts';
 import { byFlow, formatDuration, histogram, type Stats } from './mes_pkt/stats.ts';
-import { testbedDown, testbedUp } from './mes_pkt/testbed.ts';
-import { send } from './mes_pkt/send.ts';
 import { matchWarning, parseMatch, parsePorts, parseProto } from './mes_pkt/match.ts';
 import { needRoot, privileged, asNeedsRoot } from './mes_pkt/privilege.ts';
 import { Interrupted, trapSignals, signalPoint, type SignalGuard } from './mes_pkt/signals.ts';
-import { parseListen, serve } from './mes_pkt/serve.ts';
 
-const USAGE = `usage: npx tsx programs/mes_pkt.ts <command> [options]
+// Each command imports the code it runs when it runs (import() below), so `show` or `--help`
+// never loads the DSL, netlink or the attach code: the bin starts about as fast as Node does.
+const control = () => import('./mes_pkt/control.ts');
+
+/** How the user started us, for the usage line: the compiled bin, or the source through tsx. */
+const SELF = import.meta.url.endsWith('.js') ? 'tsbpf-mes-pkt' : 'npx tsx programs/mes_pkt.ts';
+
+const USAGE = `usage: ${SELF} <command> [options]
 
 Measures how long packets (default UDP to port ${MES_PORT}) take from one interface's tc ingress
 to another's tc egress, or on one interface from a request to its reply (the tutorial in
@@ -48,9 +49,10 @@ common options: --netns NAME (devices in a network namespace), --pin-dir DIR
 Everything but dump needs root (or CAP_BPF + CAP_NET_ADMIN).
 `;
 
-function attachMethodOf(v: string | undefined): AttachMethod {
+/** `methods` is control.ts's ATTACH_METHODS, passed in because control.ts is loaded only by attach. */
+function attachMethodOf(v: string | undefined, methods: readonly AttachMethod[]): AttachMethod {
   if (v === undefined) return 'auto';
-  if (!(ATTACH_METHODS as readonly string[]).includes(v)) throw new UsageError(`--attach must be ${ATTACH_METHODS.join(', ')}, not '${v}'`);
+  if (!(methods as readonly string[]).includes(v)) throw new UsageError(`--attach must be ${methods.join(', ')}, not '${v}'`);
   return v as AttachMethod;
 }
 
@@ -156,7 +158,7 @@ function printStats(s: Stats, verbose: boolean): string {
 }
 
 const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
-  attach(argv) {
+  async attach(argv) {
     const usage = 'usage: mes_pkt attach <dev> [<egress-dev>] [--match seq|headers|reply] [--port P]... [--proto udp|tcp]\n' +
       '                      [--attach auto|tcx|tc] [--mode v2|tutorial] [--capacity N] [--netns NAME] [--pin-dir DIR] [--json]\n\n' +
       'Creates (or reuses, after checking their layout) the pinned maps, writes the config (protocol and\n' +
@@ -186,10 +188,11 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     if (!dev || extra.length) throw new UsageError(`attach takes one or two devices\n\n${usage}`);
     const egressDev = egress ?? dev;
     const mode = modeOf(a.values.mode);
+    const { attach, detach, ATTACH_METHODS } = await control();
     const opts = usageErr(() => ({
       ...where(a.values), mode, capacity: int(a.values.capacity, '--capacity', DEFAULT_CAPACITY),
       match: mode === 'tutorial' && a.values.match === undefined ? undefined : parseMatch(a.values.match, dev, egressDev),
-      ports: parsePorts(a.values.port), proto: parseProto(a.values.proto), attach: attachMethodOf(a.values.attach),
+      ports: parsePorts(a.values.port), proto: parseProto(a.values.proto), attach: attachMethodOf(a.values.attach, ATTACH_METHODS),
     }));
     return asRoot('attach', () => guarded(async (g) => {
       const r = attach(dev, egressDev, opts);
@@ -210,13 +213,14 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
       return 0;
     }));
   },
-  detach(argv) {
+  async detach(argv) {
     const usage = 'usage: mes_pkt detach [<dev>...] [--netns NAME] [--pin-dir DIR] [--json]\n\n' +
       'Removes our filters, the clsact qdiscs attach created where nothing else uses them, and the pins.\n' +
       'Without devices, uses the devices and the network namespace attach recorded for --pin-dir.\n' +
       'Named devices are cleared of mes_pkt filters by name. Safe when nothing is attached.\n';
     const a = parse(argv, { ...whereOpts, json: { type: 'boolean' } }, usage);
     if (!a) return 0;
+    const { detach } = await control();
     return asRoot('detach', () => {
       const r = detach(a.positionals, where(a.values));
       if (a.values.json) { process.stdout.write(json(r)); return 0; }
@@ -225,7 +229,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
       return 0;
     });
   },
-  show(argv) {
+  async show(argv) {
     const usage = 'usage: mes_pkt show [-v] [--by flow] [--top N] [--json] [--samples] [--max-latency D] [--pin-dir DIR]\n\n' +
       'Reads the pinned maps read-only. First the line saying what is measured, then start/end counts,\n' +
       'pairs, total, average, min, max, p50/p90/p99, a histogram, how often a packet started before the\n' +
@@ -241,8 +245,13 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     if (a.values.by !== undefined && a.values.by !== 'flow') throw new UsageError(`--by takes 'flow', not '${a.values.by}'`);
     const top = int(a.values.top, '--top', 10);
     const maxLatencyNs = durationNs(a.values['max-latency'], '--max-latency', 1_000_000_000n);
-    return asRoot('show', () => {
-      const s = show({ pinDir: a.values['pin-dir'], mode: a.values.mode === undefined ? undefined : modeOf(a.values.mode), maxLatencyNs });
+    return asRoot('show', async () => {
+      // the pin dir and its mode first: with nothing attached, show fails before loading the readers
+      const flagMode = a.values.mode === undefined ? undefined : modeOf(a.values.mode);
+      const pinDir = pinDirOf({ pinDir: a.values['pin-dir'] });
+      const mode = flagMode ?? pinnedMode(pinDir);
+      const { show } = await import('./mes_pkt/show.ts');
+      const s = show({ pinDir, mode, maxLatencyNs });
       if (a.values.by === 'flow') {
         const flows = byFlow(s.samples, top);
         if (a.values.json) { process.stdout.write(json({ measured: s.measured, flows })); return 0; }
@@ -255,9 +264,10 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
       return 0;
     });
   },
-  reset(argv) {
+  async reset(argv) {
     const a = parse(argv, { 'pin-dir': { type: 'string' } }, 'usage: mes_pkt reset [--pin-dir DIR]\n\nZeroes the counters and timestamps without detaching (the config stays).\n');
     if (!a) return 0;
+    const { reset } = await control();
     return asRoot('reset', () => {
       const mode = reset({ pinDir: a.values['pin-dir'] });
       console.log(`counters and timestamps zeroed (${mode})`);
@@ -273,6 +283,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     if (!a) return 0;
     const maxLatencyNs = durationNs(a.values['max-latency'], '--max-latency', 1_000_000_000n);
     const seconds = a.values.seconds === undefined ? undefined : int(a.values.seconds, '--seconds');
+    const { watchV2 } = await import('./mes_pkt/reader-v2.ts');
     return asRoot('watch', async () => {
       const dir = pinDirOf({ pinDir: a.values['pin-dir'] });
       if (pinnedMode(dir) !== 'v2') throw new Error(`watch needs the v2 probe, but the tutorial's maps are pinned in ${dir}: attach with --mode v2`);
@@ -302,6 +313,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
       'consumed, so show and watch still work. Ctrl-C stops it. See docs/fleet.md.\n';
     const a = parse(argv, { 'pin-dir': { type: 'string' }, listen: { type: 'string' } }, usage);
     if (!a) return 0;
+    const { parseListen, serve } = await import('./mes_pkt/serve.ts');
     const listen = usageErr(() => parseListen(a.values.listen));
     return asRoot('serve', async () => {
       const dir = pinDirOf({ pinDir: a.values['pin-dir'] });
@@ -318,12 +330,13 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
       return 0;
     });
   },
-  dump(argv) {
+  async dump(argv) {
     const usage = 'usage: mes_pkt dump [--mode v2|tutorial] [--match M] [--source] [--bytes] [--pin-dir DIR]\n\nPrints both programs as tsbpf builds them and, when they are loaded, what the kernel runs (xlated).\n';
     const a = parse(argv, { 'pin-dir': { type: 'string' }, source: { type: 'boolean' }, bytes: { type: 'boolean' }, mode: { type: 'string' }, match: { type: 'string' } }, usage);
     if (!a) return 0;
     const dumpMode = modeOf(a.values.mode);
     const match = usageErr(() => parseMatch(a.values.match ?? 'headers', 'a', 'b'));
+    const [{ probe, loadedPrograms }, { disassemble }] = await Promise.all([control(), import('../src/asm/disasm.ts')]);
     for (const spec of probe(dumpMode, DEFAULT_CAPACITY, match).programs) {
       console.log(`${spec.name} (${dumpMode}${dumpMode === 'v2' ? `, --match ${match}` : ''}): ${spec.insns.length} instructions (${spec.type}, license ${spec.license})`);
       process.stdout.write(disassemble(spec.insns, { index: true, labels: spec.labels, source: !!a.values.source, bytes: !!a.values.bytes }) + '\n');
@@ -338,7 +351,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     }
     return 0;
   },
-  testbed(argv) {
+  async testbed(argv) {
     const usage = 'usage: mes_pkt testbed up|down [--prefix P] [--json]\n\n' +
       'up: namespaces <P>ns1 and <P>ns2, veth pairs <P>v1-<P>n1 and <P>v2-<P>n2, a bridge <P>br1 with\n' +
       '<P>v1 and <P>v2 as ports, an address on n1 and n2 from one private /24, all links up.\n' +
@@ -348,6 +361,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     if (!a) return 0;
     const [verb] = a.positionals;
     const prefix = a.values.prefix ?? '';
+    const { testbedDown, testbedUp } = await import('./mes_pkt/testbed.ts');
     if (verb === 'up') {
       return asRoot('testbed up', () => guarded(async (g) => {
         let t;
@@ -373,7 +387,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     }
     throw new UsageError(`testbed needs 'up' or 'down'\n\n${usage}`);
   },
-  send(argv) {
+  async send(argv) {
     const usage = 'usage: mes_pkt send [--count N] [--interval-us U] [--port P] [--size B] [--prefix P]\n\n' +
       `Sends N UDP datagrams (default 100, ${MES_PORT}) from the testbed's ns1 to n2's address,\n` +
       'U microseconds apart (default 1000; 0 = as fast as possible). Each payload starts with a\n' +
@@ -381,6 +395,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     const a = parse(argv, { count: { type: 'string' }, 'interval-us': { type: 'string' }, port: { type: 'string' }, size: { type: 'string' }, prefix: { type: 'string' }, json: { type: 'boolean' } }, usage);
     if (!a) return 0;
     const o = { prefix: a.values.prefix, count: int(a.values.count, '--count', 100), intervalUs: int(a.values['interval-us'], '--interval-us', 1000), port: int(a.values.port, '--port', MES_PORT), size: int(a.values.size, '--size', 16) };
+    const { send } = await import('./mes_pkt/send.ts');
     return asRoot('send', () => {
       const r = send(o);
       if (a.values.json) process.stdout.write(json(r));
@@ -388,11 +403,14 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
       return 0;
     });
   },
-  demo(argv) {
+  async demo(argv) {
     const usage = 'usage: mes_pkt demo [--count N] [--json]\n\nBrings up a private testbed, attaches (v1 ingress, v2 egress), sends N packets to 5001 and\nsome to other ports, shows the results, then detaches and removes the testbed. Ctrl-C at any\npoint removes everything it made.\n';
     const a = parse(argv, { count: { type: 'string' }, json: { type: 'boolean' } }, usage);
     if (!a) return 0;
     const count = int(a.values.count, '--count', 100);
+    const [{ attach, detach }, { show }, { testbedDown, testbedUp }, { send }] = await Promise.all([
+      control(), import('./mes_pkt/show.ts'), import('./mes_pkt/testbed.ts'), import('./mes_pkt/send.ts'),
+    ]);
     return asRoot('demo', () => guarded(async (g) => {
       const prefix = `d${(process.pid % 46656).toString(36)}`;
       const pinDir = `/sys/fs/bpf/tsbpf-demo-${process.pid}`;

@@ -6,8 +6,9 @@
 import {
   r1, r2, r3, skb, eth, ipv4, udp, htons, ETH_HLEN, IPV4_HLEN, UDP_HLEN, ETH_P_IP, IPPROTO_UDP, type Builder,
 } from '../../src/asm/index.ts';
+import { MES_PORT } from './layout.ts';
 
-export const MES_PORT = 5001;
+export { MES_PORT };
 /** Where the UDP payload starts (the tutorial assumes a 20-byte IPv4 header, as do we). */
 export const PAYLOAD = ETH_HLEN + IPV4_HLEN + UDP_HLEN;
 

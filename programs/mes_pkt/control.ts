@@ -1,15 +1,14 @@
 /**
- * attach, detach, show, reset and dump for the latency probe, as library calls that return
- * what they did; programs/mes_pkt.ts only parses flags and prints. None of these starts a
- * subprocess: maps and programs go through src/syscall, qdiscs and filters through
- * src/netlink.
+ * attach, detach, reset and dump for the latency probe, as library calls that return what they
+ * did; programs/mes_pkt.ts only parses flags and prints. None of these starts a subprocess:
+ * maps and programs go through src/syscall, qdiscs and filters through src/netlink. show, and
+ * the pin-dir and state helpers, live in show.ts and state.ts (so show loads none of this);
+ * they are re-exported here for callers that know them from this module.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import {
-  BpfError, createMap, ensureBpffs, onBpffs, findBpffs, loadProgram, openPinnedMap, tcGlobals, unpin,
-  listPrograms, openProgramById, type BpfMap, type MapSpec, type Program,
+  createMap, loadProgram, openPinnedMap, unpin, listPrograms, openProgramById, type BpfMap, type MapSpec, type Program,
 } from '../../src/syscall/index.ts';
 import {
   deleteClsact, detachBpf, getClsact, listFilters, routeSocket, isNetlinkError, type Hook, type RouteSocket,
@@ -18,29 +17,23 @@ import { attachTc, hasTcx, tcxQuery, type TcAttachment } from '../../src/attach/
 import { openLinkById, openPinnedLink } from '../../src/syscall/link.ts';
 import { maps, mesEnd, mesStart } from './probe.ts';
 import { DEFAULT_CAPACITY, configBytes, mesEndV2, mesStartV2, v2Maps } from './probe-v2.ts';
-import { DEFAULT_MAX_LATENCY_NS, computeStats, partition, summarize, type Stats } from './stats.ts';
-import { readV2, resetV2 } from './reader-v2.ts';
+import { resetV2 } from './reader-v2.ts';
 import { DEFAULT_PORTS, defaultMatch, describe, type Match, type Proto } from './match.ts';
 import { signalPoint } from './signals.ts';
+import {
+  FILTER_NAMES, LINK_PINS, MAP_PIN_NAMES, MODES, allStates, describeAttachment, pinDirOf, pinPath, pinnedMode,
+  probeMaps, readState, stateFile, writeState, STATE_DIR, type HookState, type Mode, type State, type Where,
+} from './state.ts';
+import { openProbeMap, openTutorial } from './show.ts';
 import type { ProgramSpec } from '../../src/asm/index.ts';
 
-/** Filter names mark our filters, so detach and a second attach find them and nothing else. */
-export const FILTER_NAMES = { ingress: 'mes_pkt_start', egress: 'mes_pkt_end' } as const;
+export {
+  FILTER_NAMES, LINK_PINS, MODES, NotAttachedError, STATE_DIR, allStates, canonicalDir, describeAttachment,
+  pinDirOf, pinnedMode, readState, stateFile, type HookState, type Mode, type State, type Where,
+} from './state.ts';
+export { openProbeMap, show, tutorialWarnings } from './show.ts';
+
 export const DEFAULT_PRIORITY = 49152; // what `tc filter add` picks for the first filter of a hook
-
-export interface Where {
-  /** Directory holding the pins; default tc's /sys/fs/bpf/tc/globals. */
-  readonly pinDir?: string;
-  /** Network namespace the devices live in (detach and show find it in the state). */
-  readonly netns?: string;
-}
-
-/**
- * 'v2' (default): identity-matched, race-free, streaming (probe-v2.ts).
- * 'tutorial': the tutorial's maps and semantics, for readers written against it (probe.ts).
- */
-export type Mode = 'v2' | 'tutorial';
-export const MODES: readonly Mode[] = ['v2', 'tutorial'];
 
 /** What a mode pins and loads. */
 export interface Probe {
@@ -56,8 +49,6 @@ export function probe(mode: Mode = 'v2', capacity = DEFAULT_CAPACITY, match: Mat
   return { mode, maps: [m.ctl, m.seen, m.pairs, m.cfg], programs: [mesStartV2(m, { match }), mesEndV2(m, { match })] };
 }
 
-/** tcx links are pinned beside the maps, so detach from any process finds them. */
-export const LINK_PINS = { ingress: 'mes_pkt_start_link', egress: 'mes_pkt_end_link' } as const;
 /** The programs' names, as the kernel lists them on a tcx hook. */
 const PROG_NAMES = { ingress: 'mes_start', egress: 'mes_end' } as const;
 
@@ -65,109 +56,7 @@ const PROG_NAMES = { ingress: 'mes_start', egress: 'mes_end' } as const;
 export type AttachMethod = 'auto' | 'tcx' | 'tc';
 export const ATTACH_METHODS: readonly AttachMethod[] = ['auto', 'tcx', 'tc'];
 
-/** The pins either mode may have left: detach removes them all. */
-const MAP_PIN_NAMES = [...new Set([...probe('tutorial').maps, ...Object.values(v2Maps(16, 1))].map((m) => m.name))];
 const ALL_PIN_NAMES = [...MAP_PIN_NAMES, ...Object.values(LINK_PINS)];
-
-/** A path with `..`, `.` and symlinks resolved, for a directory that may not exist yet. */
-export function canonicalDir(dir: string): string {
-  let head = path.resolve(dir);
-  const rest: string[] = [];
-  while (!existsSync(head)) {
-    const up = path.dirname(head);
-    if (up === head) break;
-    rest.unshift(path.basename(head));
-    head = up;
-  }
-  try { head = realpathSync(head); } catch { /* unreadable: keep the resolved path */ }
-  return path.join(head, ...rest);
-}
-
-/**
- * Where the pins live: tc's globals directory by default, as its realpath (so `a/../b` and `b`
- * are one probe). bpffs is mounted at /sys/fs/bpf first if nobody has (as tc does), so a
- * --pin-dir under it works on a fresh machine too.
- */
-export function pinDirOf(w: Where): string {
-  let bpffs: string;
-  try {
-    bpffs = ensureBpffs();
-    if (w.pinDir === undefined) return canonicalDir(tcGlobals(bpffs));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EACCES' || code === 'EPERM' || /EPERM|EACCES/.test((e as Error).message)) {
-      throw new Error(`${(e as Error).message}\nmes_pkt needs root (or CAP_BPF + CAP_NET_ADMIN, and CAP_SYS_ADMIN to mount bpffs): run it with sudo`);
-    }
-    throw e;
-  }
-  const dir = canonicalDir(w.pinDir);
-  if (!onBpffs(dir)) throw new Error(`--pin-dir ${w.pinDir} is not on a bpf filesystem (bpffs is mounted at ${findBpffs().join(', ')}): choose a directory under ${bpffs}`);
-  return dir;
-}
-
-const pinPath = (dir: string, m: { name: string }): string => path.join(dir, m.name);
-
-/**
- * The state of one probe, kept in /run/tsbpf (bpffs holds only BPF objects), keyed by the
- * realpath of its pin dir: where it is attached (namespace, devices, hooks), how, with which
- * programs, which qdiscs it created. detach and show read it; a second pin dir's attach reads
- * every state to refuse a device another probe owns.
- */
-export const STATE_DIR = '/run/tsbpf';
-export interface HookState {
-  readonly dev: string;
-  readonly hook: Hook;
-  readonly method: 'cls_bpf' | 'tcx';
-  readonly progId: number;
-  readonly priority?: number;
-  readonly handle?: number;
-  readonly linkId?: number;
-  readonly linkPin?: string;
-}
-export interface State {
-  readonly version: 2;
-  readonly pinDir: string;
-  readonly netns?: string;
-  readonly devs: { readonly ingress: string; readonly egress: string };
-  readonly hooks: readonly HookState[];
-  readonly createdQdiscs: readonly string[];
-  readonly mode: Mode;
-  readonly match?: Match;
-  readonly proto?: Proto;
-  readonly ports?: readonly number[];
-  readonly measured?: string;
-  readonly pid: number;
-  readonly time: string;
-}
-
-export function stateFile(dir: string): string {
-  return path.join(STATE_DIR, `mes_pkt-${createHash('sha256').update(dir).digest('hex').slice(0, 16)}.json`);
-}
-export function readState(dir: string): State | undefined {
-  try {
-    const s = JSON.parse(readFileSync(stateFile(dir), 'utf8')) as State;
-    return s.version === 2 && s.pinDir === dir ? s : undefined;
-  } catch { return undefined; }
-}
-function writeState(s: State): void {
-  mkdirSync(STATE_DIR, { recursive: true, mode: 0o700 });
-  writeFileSync(stateFile(s.pinDir), JSON.stringify(s, null, 1));
-}
-/** Every probe's state on this machine whose pins still exist (a state without pins is stale). */
-export function allStates(): State[] {
-  let names: string[];
-  try { names = readdirSync(STATE_DIR).filter((n) => /^mes_pkt-[0-9a-f]+\.json$/.test(n)); } catch { return []; }
-  const out: State[] = [];
-  for (const n of names) {
-    try {
-      const s = JSON.parse(readFileSync(path.join(STATE_DIR, n), 'utf8')) as State;
-      if (s.version !== 2) continue;
-      if (!MAP_PIN_NAMES.some((p) => existsSync(path.join(s.pinDir, p)))) continue;
-      out.push(s);
-    } catch { /* unreadable or half-written: not an owner */ }
-  }
-  return out;
-}
 
 /** A device already owned by another probe (another pin dir): nothing was changed. */
 export class OwnedError extends Error {
@@ -208,20 +97,6 @@ export interface AttachOptions extends Where {
   readonly match?: Match;
   readonly ports?: readonly number[];
   readonly proto?: Proto;
-}
-
-/**
- * Open a pinned map of the probe's, checking its layout; a stale pin of another layout gets an
- * error that names `detach`.
- */
-export function openProbeMap(dir: string, spec: MapSpec, readonly: boolean): BpfMap<number, number | bigint> {
-  try {
-    return openPinnedMap<number, number | bigint>(pinPath(dir, spec), { expect: spec, readonly });
-  } catch (e) {
-    if (e instanceof BpfError && e.code === 'ENOENT') throw e;
-    const msg = (e as Error).message;
-    throw new Error(`${msg}\nThe pin at ${pinPath(dir, spec)} is not the probe's map. Remove the stale pins with 'mes_pkt detach' (or rm ${pinPath(dir, spec)}) and attach again.`);
-  }
 }
 
 /** Refuse, before touching anything, a device another pin dir's probe owns. */
@@ -394,13 +269,6 @@ function programName(id: number): string {
   }
 }
 
-/** How a probe is attached, in words: "tcx links 12 (ingress), 13 (egress), pinned in DIR" or "tc (cls_bpf) filters, priority 49152". */
-export function describeAttachment(hooks: readonly HookState[], dir: string): string {
-  if (!hooks.length) return 'not attached';
-  if (hooks[0]!.method === 'tcx') return `tcx links ${hooks.map((h) => `${h.linkId} (${h.dev} ${h.hook})`).join(', ')}, pinned in ${dir}`;
-  return `tc (cls_bpf) filters ${hooks.map((h) => `${FILTER_NAMES[h.hook]} (${h.dev} ${h.hook}, priority ${h.priority})`).join(', ')}, on clsact qdiscs`;
-}
-
 export interface DetachResult {
   /** What detach took off the hooks: "tcx link N on DEV HOOK (…)" or "filter NAME on DEV HOOK". */
   readonly filters: string[];
@@ -497,73 +365,6 @@ export function detach(devs: readonly string[] = [], w: Where = {}): DetachResul
   return out;
 }
 
-/** Thrown by show/reset when there is nothing to read. */
-export class NotAttachedError extends Error {
-  override name = 'NotAttachedError';
-}
-
-/** Which mode's pins are in dir: the one attach recorded, else whichever are complete. */
-export function pinnedMode(dir: string): Mode {
-  const recorded = readState(dir)?.mode;
-  const complete = (m: Mode) => probe(m, 16).maps.every((x) => existsSync(pinPath(dir, x)));
-  if (recorded && complete(recorded)) return recorded;
-  for (const m of MODES) if (complete(m)) return m;
-  throw new NotAttachedError(`nothing is attached: no probe maps under ${dir}. Run 'mes_pkt attach <dev>' first.`);
-}
-
-function openTutorial(dir: string, readonly: boolean): { start: BpfMap<number, bigint>; end: BpfMap<number, bigint>; cnt: BpfMap<number, number> } {
-  const got: BpfMap<number, number | bigint>[] = [];
-  try {
-    for (const m of [maps.start, maps.end, maps.cnt]) got.push(openProbeMap(dir, m, readonly));
-  } catch (e) {
-    for (const m of got) m.close();
-    throw e;
-  }
-  return { start: got[0] as BpfMap<number, bigint>, end: got[1] as BpfMap<number, bigint>, cnt: got[2] as BpfMap<number, number> };
-}
-
-/** The tutorial mode's guard rails: its 512 slots, and index pairing after a loss. */
-export function tutorialWarnings(s: Stats): string[] {
-  const w: string[] = [];
-  const slots = maps.start.maxEntries;
-  if (s.start_count >= slots || s.end_count >= slots) {
-    w.push(`the tutorial's ${slots} slots are full: packets after the ${slots}th were not recorded (reset to record again, or attach with --mode v2, which has no such limit)`);
-  }
-  if (s.start_count !== s.end_count) {
-    w.push(`start and end counts differ by ${Math.abs(s.start_count - s.end_count)}: after the first packet lost between the hooks, index pairing drifted ` +
-      `and later pairs join different packets (--mode v2 pairs by identity)`);
-  }
-  if ((s.end_before_start ?? 0) > 0) w.push(`${s.end_before_start} pair(s) ended before they started: index pairing drifted; they are left out of the figures`);
-  if ((s.over_max ?? 0) > 0) w.push(`${s.over_max} pair(s) above --max-latency are counted apart and left out of the figures: most likely two different packets paired by index`);
-  return w;
-}
-
-/** Read the pins read-only and compute the reader's figures (for the mode that is pinned). */
-export function show(w: Where & { mode?: Mode; maxLatencyNs?: bigint } = {}): Stats {
-  const dir = pinDirOf(w);
-  const mode = w.mode ?? pinnedMode(dir);
-  const state = readState(dir);
-  const measured = state?.measured;
-  const attached = state ? describeAttachment(state.hooks, dir) : undefined;
-  if (mode === 'v2') {
-    const s = readV2(dir, { maxLatencyNs: w.maxLatencyNs }).stats;
-    return { ...s, ...(measured ? { measured } : {}), ...(attached ? { attached } : {}) };
-  }
-  const m = openTutorial(dir, true);
-  try {
-    const startCount = m.cnt.get(0) ?? 0, endCount = m.cnt.get(1) ?? 0;
-    const starts = m.start.batchRead().map(([, v]) => v);
-    const ends = m.end.batchRead().map(([, v]) => v);
-    const all = computeStats(starts, ends, Math.min(startCount, maps.start.maxEntries), Math.min(endCount, maps.end.maxEntries));
-    const max = w.maxLatencyNs ?? DEFAULT_MAX_LATENCY_NS;
-    const { ok, early, over } = partition(all.samples, max);
-    const base: Stats = { mode, ...summarize(ok, startCount, endCount), end_before_start: early, over_max: over, max_latency_ns: max, ...(measured ? { measured } : {}), ...(attached ? { attached } : {}) };
-    return { ...base, warnings: tutorialWarnings(base) };
-  } finally {
-    m.start.close(); m.end.close(); m.cnt.close();
-  }
-}
-
 /** Zero the counters and the timestamps; filters stay attached. */
 export function reset(w: Where & { mode?: Mode } = {}): Mode {
   const dir = pinDirOf(w);
@@ -586,7 +387,7 @@ export function loadedPrograms(w: Where = {}): Program[] {
   try { mode = pinnedMode(dir); } catch { return []; }
   const ours = new Set<number>();
   // ids only: the layouts were checked by whoever attached (and v2's ring size varies)
-  for (const spec of probe(mode, 16).maps) {
+  for (const spec of probeMaps(mode, 16)) {
     const m = openPinnedMap(pinPath(dir, spec), { readonly: true });
     ours.add(m.id);
     m.close();

@@ -11,7 +11,7 @@
  * `le` is exactly 2^(b+1) ns, from 2 ns to 2^31 ns (2.1 s), then +Inf.
  */
 import type { Counters } from './reader-v2.ts';
-import { HIST_BUCKETS } from './probe-v2.ts';
+import { HIST_BUCKETS } from './layout-v2.ts';
 
 export interface ExpositionLabels {
   readonly ingressDevice: string;

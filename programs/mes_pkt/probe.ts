@@ -6,31 +6,12 @@
  * for UDP/IPv4 datagrams to port 5001, and lets every packet through (TC_ACT_OK).
  */
 import { program, r0, r1, r2, r3, r4, r6, r7, r10, TC_ACT_OK, type Builder, type ProgramSpec } from '../../src/asm/index.ts';
-import { checkPkt, MES_PORT } from './check.ts';
+import { checkPkt } from './check.ts';
+import { CNT_END, CNT_START, maps, MES_SLOTS, type ProbeMapSpec } from './layout.ts';
 
-export { MES_PORT };
-
-/** MES_DATA_SIZE in the tutorial: how many timestamps each map holds. */
-export const MES_SLOTS = 512;
-/** Index of each entry's next free slot in map_mes_cnt. */
-export const CNT_START = 0;
-export const CNT_END = 1;
-
-/** A map as the tutorial's `struct bpf_elf_map` declares it (tc's PIN_TC_GLOBAL pinning). */
-export interface ProbeMapSpec {
-  readonly name: string;
-  readonly type: 'array';
-  readonly keySize: number;
-  readonly valueSize: number;
-  readonly maxEntries: number;
-}
-
-/** Same names and layouts as the tutorial, so a reader written for it works against ours. */
-export const maps = {
-  start: { name: 'map_mes_start', type: 'array', keySize: 4, valueSize: 8, maxEntries: MES_SLOTS },
-  end: { name: 'map_mes_end', type: 'array', keySize: 4, valueSize: 8, maxEntries: MES_SLOTS },
-  cnt: { name: 'map_mes_cnt', type: 'array', keySize: 4, valueSize: 4, maxEntries: 2 },
-} as const satisfies Record<string, ProbeMapSpec>;
+// The layout lives in layout.ts (show reads it without loading the DSL); re-exported here so
+// every existing import of it from probe.ts keeps working.
+export * from './layout.ts';
 
 /**
  * cnt = bpf_map_lookup_elem(&map_mes_cnt, &idx); if (!cnt) return TC_ACT_OK;

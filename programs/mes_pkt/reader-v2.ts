@@ -5,8 +5,8 @@
  * whole run's distribution in bounded memory.
  */
 import path from 'node:path';
-import { openPinnedMap, type BpfMap, type MapView } from '../../src/syscall/index.ts';
-import { CFG, CTL, HIST_BUCKETS, PAIR, PCPU, SEEN, SEEN_SLOTS, configBytes, ctlCpus, readConfig, v2Maps } from './probe-v2.ts';
+import { openPinnedMap, type BpfMap, type MapView } from '../../src/syscall/map.ts';
+import { CFG, CTL, HIST_BUCKETS, PAIR, PCPU, SEEN, SEEN_SLOTS, configBytes, ctlCpus, readConfig, v2Maps } from './layout-v2.ts';
 import type { Match, Proto } from './match.ts';
 import { DEFAULT_MAX_LATENCY_NS, formatDuration, partition, summarize, type Sample, type Stats } from './stats.ts';
 

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import { exposition } from './exposition.ts';
 import { readV2Counters } from './reader-v2.ts';
-import { pinnedMode, readState } from './control.ts';
+import { pinnedMode, readState } from './state.ts';
 
 export interface ServeOptions {
   readonly host: string;
