@@ -13,7 +13,7 @@ import path from 'node:path';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Every relative import of a module, transitively: file -> the bare specifiers it imports. */
-function importGraph(entry: string): Map<string, string[]> {
+function importGraph(entry: string, opts: { dynamic?: boolean } = {}): Map<string, string[]> {
   const graph = new Map<string, string[]>();
   const todo = [path.resolve(root, entry)];
   while (todo.length) {
@@ -27,7 +27,7 @@ function importGraph(entry: string): Map<string, string[]> {
       if (spec.startsWith('.')) todo.push(path.resolve(path.dirname(file), spec));
       else bare.push(spec);
     }
-    for (const m of text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)) {
+    for (const m of opts.dynamic === false ? [] : text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)) {
       const spec = m[1]!;
       if (spec.startsWith('.')) todo.push(path.resolve(path.dirname(file), spec));
       else bare.push(spec);
@@ -58,6 +58,16 @@ test('only src/ffi.ts imports koffi', () => {
     if (bare.includes('koffi')) assert.is(rel(file), 'src/ffi.ts');
   }
   assert.ok([...graph.keys()].some((f) => rel(f) === 'src/ffi.ts'), 'the whole library reaches src/ffi.ts');
+});
+
+test('mes_pkt starts light: its command line and show load no DSL, netlink or attach code up front', () => {
+  // The commands import their code when they run (bench/cold-start.ts: show at ~1.3x node's floor).
+  for (const entry of ['programs/mes_pkt.ts', 'programs/mes_pkt/show.ts']) {
+    const reached = [...importGraph(entry, { dynamic: false }).keys()].map(rel);
+    for (const f of reached) {
+      assert.not.ok(f === 'src/asm/program.ts' || f.startsWith('src/netlink/') || f.startsWith('src/attach/'), `${entry} statically reaches ${f}`);
+    }
+  }
 });
 
 /** Run a module body in a fresh Node and report whether koffi is in the require cache. */
