@@ -11,7 +11,7 @@ import path from 'node:path';
 import { dispatch, main, parse, int, json, table, UsageError } from '../src/command.ts';
 import { MES_PORT } from './mes_pkt/layout.ts';
 import { DEFAULT_CAPACITY } from './mes_pkt/layout-v2.ts';
-import { MODES, pinDirOf, pinnedMode, type Mode, type Where } from './mes_pkt/state.ts';
+import { MODES, pinDirOf, pinnedMode, readState, type Mode, type Where } from './mes_pkt/state.ts';
 import type { AttachMethod } from './mes_pkt/control.ts';
 import { byFlow, formatDuration, histogram, type Stats } from './mes_pkt/stats.ts';
 import { matchWarning, parseMatch, parsePorts, parseProto } from './mes_pkt/match.ts';
@@ -33,13 +33,14 @@ to another's tc egress, or on one interface from a request to its reply (the tut
 
 commands:
   attach <dev> [<egress-dev>]   load the probe; mes_start on <dev> ingress, mes_end on egress
-                                (--match seq|headers|reply, --port, --proto, --mode v2|tutorial)
+                                (--match seq|headers|reply, --port, --proto, --mode v2|tutorial,
+                                or --obj mes_pkt.o: the tutorial's own clang-built object)
   detach [<dev>...]             remove our filters, the qdiscs we created, and the pins
   show [--by flow] [--json]     latency figures from the pinned maps, with warnings
   watch [--seconds N] [--jsonl] v2: live rate and percentiles once a second (consumes the ring)
   serve --listen ADDR:PORT      v2: Prometheus metrics at http://ADDR:PORT/metrics
   reset                         zero counters and timestamps, stay attached
-  dump                          the programs' listings, and what the kernel runs when loaded
+  dump [--obj FILE.o]           the programs' listings, and what the kernel runs when loaded
   testbed up|down [--prefix P]  the tutorial's ns1/ns2 + bridge topology
   send [--count N] …            send UDP datagrams from ns1 to n2
   demo                          testbed up, attach, send, show, detach, testbed down
@@ -160,7 +161,8 @@ function printStats(s: Stats, verbose: boolean): string {
 const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
   async attach(argv) {
     const usage = 'usage: mes_pkt attach <dev> [<egress-dev>] [--match seq|headers|reply] [--port P]... [--proto udp|tcp]\n' +
-      '                      [--attach auto|tcx|tc] [--mode v2|tutorial] [--capacity N] [--netns NAME] [--pin-dir DIR] [--json]\n\n' +
+      '                      [--attach auto|tcx|tc] [--mode v2|tutorial] [--capacity N] [--netns NAME] [--pin-dir DIR] [--json]\n' +
+      '       mes_pkt attach <dev> [<egress-dev>] --obj FILE.o [--sec-ingress S] [--sec-egress S] [--attach …] [--netns …] [--pin-dir …]\n\n' +
       'Creates (or reuses, after checking their layout) the pinned maps, writes the config (protocol and\n' +
       'ports), loads mes_start and mes_end, ensures a clsact qdisc on each device, and attaches mes_start\n' +
       'on <dev> ingress and mes_end on <egress-dev> egress (default: the same device). It prints one line\n' +
@@ -178,21 +180,39 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
       '  loss counters and a histogram. Maps: mes2_ctl, mes2_seen, mes2_pairs, mes2_cfg.\n' +
       '--mode tutorial: the tutorial\'s maps (map_mes_start, map_mes_end, map_mes_cnt) and semantics.\n' +
       '--attach auto (default): tcx links where the kernel has them (Linux 6.6), else tc; tcx: links, owned\n' +
-      '  and pinned beside the maps (mes_pkt_start_link, mes_pkt_end_link); tc: cls_bpf filters on clsact.\n';
+      '  and pinned beside the maps (mes_pkt_start_link, mes_pkt_end_link); tc: cls_bpf filters on clsact.\n' +
+      '--obj FILE.o: run the tutorial\'s own clang-built object instead of the DSL\'s programs (what\n' +
+      '  `tc filter add … bpf da obj mes_pkt.o sec ingress` did). Its maps are pinned in --pin-dir (tc\'s\n' +
+      '  /sys/fs/bpf/tc/globals by default, where PIN_GLOBAL_NS puts them); show, reset, dump and detach work\n' +
+      '  as in --mode tutorial, and detach removes only the pins attach created. --sec-ingress and\n' +
+      '  --sec-egress name the sections (default: \'ingress\' and \'egress\', as in the tutorial, else\n' +
+      '  tc/ingress, tcx/ingress…). --match, --port, --proto and --capacity do not apply.\n';
     const a = parse(argv, {
       ...whereOpts, json: { type: 'boolean' }, mode: { type: 'string' }, capacity: { type: 'string' },
       match: { type: 'string' }, port: { type: 'string', multiple: true }, proto: { type: 'string' }, attach: { type: 'string' },
+      obj: { type: 'string' }, 'sec-ingress': { type: 'string' }, 'sec-egress': { type: 'string' },
     }, usage);
     if (!a) return 0;
     const [dev, egress, ...extra] = a.positionals;
     if (!dev || extra.length) throw new UsageError(`attach takes one or two devices\n\n${usage}`);
     const egressDev = egress ?? dev;
-    const mode = modeOf(a.values.mode);
+    const obj = a.values.obj;
+    const sections = a.values['sec-ingress'] !== undefined || a.values['sec-egress'] !== undefined
+      ? { ingress: a.values['sec-ingress'], egress: a.values['sec-egress'] } : undefined;
+    if (obj === undefined && sections) throw new UsageError('--sec-ingress and --sec-egress name sections of an object: they need --obj FILE.o');
+    if (obj !== undefined) {
+      // the object's programs pair by index on UDP :5001 into the tutorial's maps: nothing to choose
+      const moot = (['match', 'port', 'proto', 'capacity'] as const).filter((k) => a.values[k] !== undefined).map((k) => `--${k}`);
+      if (a.values.mode !== undefined && a.values.mode !== 'tutorial') moot.unshift(`--mode ${a.values.mode}`);
+      if (moot.length) throw new UsageError(`--obj runs the object's own programs (the tutorial's: UDP :5001, paired by index): ${moot.join(', ')} ${moot.length > 1 ? 'do' : 'does'} not apply`);
+    }
+    const mode = obj !== undefined ? 'tutorial' : modeOf(a.values.mode);
     const { attach, detach, ATTACH_METHODS } = await control();
     const opts = usageErr(() => ({
       ...where(a.values), mode, capacity: int(a.values.capacity, '--capacity', DEFAULT_CAPACITY),
       match: mode === 'tutorial' && a.values.match === undefined ? undefined : parseMatch(a.values.match, dev, egressDev),
       ports: parsePorts(a.values.port), proto: parseProto(a.values.proto), attach: attachMethodOf(a.values.attach, ATTACH_METHODS),
+      ...(obj !== undefined ? { obj, ...(sections ? { sections } : {}) } : {}),
     }));
     return asRoot('attach', () => guarded(async (g) => {
       const r = attach(dev, egressDev, opts);
@@ -206,7 +226,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
       console.log(r.measured);
       const warn = r.match ? matchWarning({ ingressDev: dev, egressDev, match: r.match, ports: opts.ports, proto: opts.proto }) : null;
       if (warn) console.log(warn);
-      console.log(`mode ${r.mode}${r.match ? `, --match ${r.match}` : ''}; attached with ${r.attached}`);
+      console.log(`mode ${r.mode}${r.match ? `, --match ${r.match}` : ''}${r.object ? `, programs from ${r.object}` : ''}; attached with ${r.attached}`);
       for (const m of r.maps) console.log(`${m.created ? 'created' : 'reused '} ${m.path}`);
       for (const q of r.qdiscsCreated) console.log(`added clsact qdisc on ${q}`);
       for (const p of r.programs) console.log(`${p.replaced ? 'replaced' : 'attached'} ${p.name} (prog id ${p.id}) on ${p.dev} ${p.hook} (${p.method})`);
@@ -331,15 +351,37 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     });
   },
   async dump(argv) {
-    const usage = 'usage: mes_pkt dump [--mode v2|tutorial] [--match M] [--source] [--bytes] [--pin-dir DIR]\n\nPrints both programs as tsbpf builds them and, when they are loaded, what the kernel runs (xlated).\n';
-    const a = parse(argv, { 'pin-dir': { type: 'string' }, source: { type: 'boolean' }, bytes: { type: 'boolean' }, mode: { type: 'string' }, match: { type: 'string' } }, usage);
+    const usage = 'usage: mes_pkt dump [--mode v2|tutorial] [--match M] [--source] [--bytes] [--pin-dir DIR]\n' +
+      '       mes_pkt dump --obj FILE.o [--sec-ingress S] [--sec-egress S] [--bytes] [--pin-dir DIR]\n\n' +
+      'Prints both programs as tsbpf builds them (with --obj, as the object holds them; without --mode,\n' +
+      'the object attach --obj recorded) and, when they are loaded, what the kernel runs (xlated).\n';
+    const a = parse(argv, {
+      'pin-dir': { type: 'string' }, source: { type: 'boolean' }, bytes: { type: 'boolean' }, mode: { type: 'string' }, match: { type: 'string' },
+      obj: { type: 'string' }, 'sec-ingress': { type: 'string' }, 'sec-egress': { type: 'string' },
+    }, usage);
     if (!a) return 0;
+    if (a.values.obj !== undefined && (a.values.mode !== undefined || a.values.match !== undefined)) throw new UsageError('dump --obj lists the object\'s programs: --mode and --match do not apply');
     const dumpMode = modeOf(a.values.mode);
     const match = usageErr(() => parseMatch(a.values.match ?? 'headers', 'a', 'b'));
     const [{ probe, loadedPrograms }, { disassemble }] = await Promise.all([control(), import('../src/asm/disasm.ts')]);
-    for (const spec of probe(dumpMode, DEFAULT_CAPACITY, match).programs) {
-      console.log(`${spec.name} (${dumpMode}${dumpMode === 'v2' ? `, --match ${match}` : ''}): ${spec.insns.length} instructions (${spec.type}, license ${spec.license})`);
-      process.stdout.write(disassemble(spec.insns, { index: true, labels: spec.labels, source: !!a.values.source, bytes: !!a.values.bytes }) + '\n');
+    // the object to list: named, or the one attach --obj recorded (unless a DSL mode is asked for)
+    let recorded: { file: string; sections: { ingress?: string; egress?: string } } | undefined;
+    if (a.values.obj !== undefined) recorded = { file: a.values.obj, sections: { ingress: a.values['sec-ingress'], egress: a.values['sec-egress'] } };
+    else if (a.values.mode === undefined && privileged()) {
+      try { recorded = readState(pinDirOf({ pinDir: a.values['pin-dir'] }))?.object; } catch { /* no pin dir: the DSL's listing */ }
+    }
+    if (recorded) {
+      const { readTutorialObject } = await import('./mes_pkt/object.ts');
+      const o = readTutorialObject(recorded.file, recorded.sections);
+      for (const spec of [o.ingress, o.egress]) {
+        console.log(`${spec.name} (section '${spec.section}' of ${o.file}): ${spec.insns.length} instructions (${spec.type}, license ${spec.license})`);
+        process.stdout.write(disassemble(spec.insns, { index: true, labels: spec.labels, bytes: !!a.values.bytes }) + '\n');
+      }
+    } else {
+      for (const spec of probe(dumpMode, DEFAULT_CAPACITY, match).programs) {
+        console.log(`${spec.name} (${dumpMode}${dumpMode === 'v2' ? `, --match ${match}` : ''}): ${spec.insns.length} instructions (${spec.type}, license ${spec.license})`);
+        process.stdout.write(disassemble(spec.insns, { index: true, labels: spec.labels, source: !!a.values.source, bytes: !!a.values.bytes }) + '\n');
+      }
     }
     if (!privileged()) { console.log('(what the kernel runs needs root (or CAP_BPF + CAP_NET_ADMIN))'); return 0; }
     const loaded = loadedPrograms({ pinDir: a.values['pin-dir'] });

@@ -25,6 +25,7 @@ import {
   probeMaps, readState, stateFile, writeState, STATE_DIR, type HookState, type Mode, type State, type Where,
 } from './state.ts';
 import { openProbeMap, openTutorial } from './show.ts';
+import { loadTutorialObject, readTutorialObject, type TutorialObject } from './object.ts';
 import type { ProgramSpec } from '../../src/asm/index.ts';
 
 export {
@@ -88,6 +89,8 @@ export interface AttachResult {
   readonly measured: string;
   /** How it is attached, in words (show repeats it). */
   readonly attached: string;
+  /** With --obj: the object whose programs run, absolute. */
+  readonly object?: string;
 }
 
 export interface AttachOptions extends Where {
@@ -97,6 +100,13 @@ export interface AttachOptions extends Where {
   readonly match?: Match;
   readonly ports?: readonly number[];
   readonly proto?: Proto;
+  /**
+   * A clang-built object whose programs to run instead of the DSL's (the tutorial's own
+   * mes_pkt.o): mode 'tutorial', its maps pinned in the pin dir (object.ts).
+   */
+  readonly obj?: string;
+  /** With obj: the sections holding the ingress and the egress program (default: the tutorial's). */
+  readonly sections?: { readonly ingress?: string; readonly egress?: string };
 }
 
 /** Refuse, before touching anything, a device another pin dir's probe owns. */
@@ -116,13 +126,21 @@ function checkOwnership(dir: string, devs: readonly string[], netns: string | un
  * On any failure, everything this call created is removed again before the error propagates.
  */
 export function attach(ingressDev: string, egressDev: string = ingressDev, w: AttachOptions = {}): AttachResult {
-  const mode = w.mode ?? 'v2';
+  if (w.obj !== undefined && w.mode !== undefined && w.mode !== 'tutorial') {
+    throw new RangeError(`--obj runs the tutorial's own programs, which record into the tutorial's maps: it takes no --mode ${w.mode}`);
+  }
+  if (w.obj === undefined && w.sections) throw new RangeError('--sec-ingress and --sec-egress name sections of an object: they need --obj');
+  const mode = w.obj !== undefined ? 'tutorial' : w.mode ?? 'v2';
   const match = w.match ?? defaultMatch(ingressDev, egressDev);
   const ports = w.ports ?? DEFAULT_PORTS;
   const proto = w.proto ?? 'udp';
   if (mode === 'tutorial' && (proto !== 'udp' || ports.length !== 1 || ports[0] !== 5001 || (w.match && w.match !== 'seq'))) {
-    throw new RangeError('--mode tutorial is the tutorial\'s program: UDP to 5001, paired by index; --port, --proto and --match need --mode v2');
+    throw new RangeError(w.obj !== undefined
+      ? '--obj runs the tutorial\'s program: UDP to 5001, paired by index; --port, --proto and --match need the DSL probe (--mode v2, without --obj)'
+      : '--mode tutorial is the tutorial\'s program: UDP to 5001, paired by index; --port, --proto and --match need --mode v2');
   }
+  // the object is read and checked before anything is created: a wrong section is one line
+  const obj = w.obj !== undefined ? readTutorialObject(w.obj, w.sections) : undefined;
   const kind = probe(mode, w.capacity, match);
   const dir = pinDirOf(w);
   const devs = [...new Set([ingressDev, egressDev])];
@@ -134,7 +152,8 @@ export function attach(ingressDev: string, egressDev: string = ingressDev, w: At
       `detach it first ('mes_pkt detach --pin-dir ${dir}${ns}'), or use another --pin-dir`);
   }
   const measured = mode === 'tutorial'
-    ? `${ingressDev} ingress → ${egressDev} egress${w.netns ? ` (netns ${w.netns})` : ''}: the tutorial's pairing: the i-th UDP :5001 packet at ingress with the i-th at egress`
+    ? `${ingressDev} ingress → ${egressDev} egress${w.netns ? ` (netns ${w.netns})` : ''}: the tutorial's pairing: the i-th UDP :5001 packet at ingress with the i-th at egress` +
+      (obj ? ` (programs from ${obj.file}: ${obj.ingress.symbol} in '${obj.ingress.section}', ${obj.egress.symbol} in '${obj.egress.section}')` : '')
     : describe({ ingressDev, egressDev, match, ports, proto, netns: w.netns });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const undo: (() => void)[] = [];
@@ -170,37 +189,10 @@ export function attach(ingressDev: string, egressDev: string = ingressDev, w: At
       if (ours) was.set(hook, ours);
     }
 
-    const live: Record<string, BpfMap<number, number | bigint>> = {};
-    const mapReport: AttachResult['maps'] = [];
-    for (const spec of kind.maps) {
-      const p = pinPath(dir, spec);
-      let m: BpfMap<number, number | bigint>;
-      let created = false;
-      if (existsSync(p)) {
-        m = openProbeMap(dir, spec, false);
-      } else {
-        m = createMap<number, number | bigint>(spec);
-        opened.push(m);
-        m.pin(p);
-        created = true;
-        undo.push(() => unpin(p));
-      }
-      if (!created) opened.push(m);
-      live[spec.name] = m;
-      mapReport.push({ name: spec.name, path: p, created });
-    }
-    if (mode === 'v2') {
-      const view = live.mes2_cfg!.mmap();
-      try { view.bytes.set(configBytes({ proto, ports, match })); } finally { view.close(); }
-    }
-    signalPoint('attach:maps');
-    const progs: Program[] = [];
-    for (const spec of kind.programs) {
-      const p = loadProgram(spec, { maps: live });
-      opened.push(p);
-      progs.push(p);
-    }
-    signalPoint('attach:programs');
+    const loadedProbe = obj
+      ? loadFromObject(obj, dir, kind, prior, { undo, opened })
+      : loadFromDsl(kind, dir, { proto, ports, match }, { undo, opened });
+    const { maps: mapReport, programs: progs, objectPins } = loadedProbe;
 
     const report: AttachResult['programs'] = [];
     const hooks: HookState[] = [];
@@ -242,10 +234,14 @@ export function attach(ingressDev: string, egressDev: string = ingressDev, w: At
       version: 2, pinDir: dir, netns: w.netns, devs: { ingress: ingressDev, egress: egressDev }, hooks,
       createdQdiscs: [...new Set([...(prior?.createdQdiscs ?? []), ...qdiscsCreated])],
       mode, match: mode === 'v2' ? match : undefined, proto, ports: [...ports], measured, pid: process.pid, time: new Date().toISOString(),
+      ...(obj && objectPins ? { object: { file: obj.file, sections: { ingress: obj.ingress.section, egress: obj.egress.section }, pins: objectPins } } : {}),
     });
     // the attachments outlive this process: links through their pins, filters until deleted
     for (const h of handles.splice(0)) h.release();
-    return { mode, pinDir: dir, maps: mapReport, programs: report, qdiscsCreated, match: mode === 'v2' ? match : undefined, measured, attached };
+    return {
+      mode, pinDir: dir, maps: mapReport, programs: report, qdiscsCreated, match: mode === 'v2' ? match : undefined, measured, attached,
+      ...(obj ? { object: obj.file } : {}),
+    };
   } catch (e) {
     for (const u of undo.reverse()) {
       try { u(); } catch { /* best effort: the original error is what the user needs */ }
@@ -257,6 +253,74 @@ export function attach(ingressDev: string, egressDev: string = ingressDev, w: At
     // Programs stay alive through their attachments and maps through their pins: our fds can go.
     for (const o of opened) o.close();
   }
+}
+
+/** What attach rolls back on failure, and the fds it closes when done. */
+interface Cleanup {
+  readonly undo: (() => void)[];
+  readonly opened: { close(): void }[];
+}
+
+interface LoadedProbe {
+  readonly maps: AttachResult['maps'];
+  /** The ingress and the egress program. */
+  readonly programs: readonly Program[];
+  /** With an object: the pins this probe owns (detach removes these and no others). */
+  readonly objectPins?: string[];
+}
+
+/** The DSL probe: create (or reuse, checked) the pinned maps, write v2's config, load both entries. */
+function loadFromDsl(kind: Probe, dir: string, cfg: { proto: Proto; ports: readonly number[]; match: Match }, c: Cleanup): LoadedProbe {
+  const live: Record<string, BpfMap<number, number | bigint>> = {};
+  const mapReport: AttachResult['maps'] = [];
+  for (const spec of kind.maps) {
+    const p = pinPath(dir, spec);
+    let m: BpfMap<number, number | bigint>;
+    let created = false;
+    if (existsSync(p)) {
+      m = openProbeMap(dir, spec, false);
+    } else {
+      m = createMap<number, number | bigint>(spec);
+      c.opened.push(m);
+      m.pin(p);
+      created = true;
+      c.undo.push(() => unpin(p));
+    }
+    if (!created) c.opened.push(m);
+    live[spec.name] = m;
+    mapReport.push({ name: spec.name, path: p, created });
+  }
+  if (kind.mode === 'v2') {
+    const view = live.mes2_cfg!.mmap();
+    try { view.bytes.set(configBytes(cfg)); } finally { view.close(); }
+  }
+  signalPoint('attach:maps');
+  const programs: Program[] = [];
+  for (const spec of kind.programs) {
+    const p = loadProgram(spec, { maps: live });
+    c.opened.push(p);
+    programs.push(p);
+  }
+  signalPoint('attach:programs');
+  return { maps: mapReport, programs };
+}
+
+/** A clang-built object's two programs, through loadObject, its maps pinned in dir (object.ts). */
+function loadFromObject(obj: TutorialObject, dir: string, kind: Probe, prior: State | undefined, c: Cleanup): LoadedProbe {
+  // the maps it will share: a stale pin of another layout gets the line that names detach
+  for (const spec of kind.maps) if (existsSync(pinPath(dir, spec))) openProbeMap(dir, spec, true).close();
+  // a prior attach's pins: the object's record, or a DSL attach's (all of them were its own)
+  const priorOwned = prior ? prior.object?.pins ?? ALL_PIN_NAMES.map((n) => path.join(dir, n)).filter((p) => existsSync(p)) : [];
+  const l = loadTutorialObject(obj, dir);
+  c.opened.push(l.loaded);
+  for (const p of l.pins) if (p.created) c.undo.push(() => unpin(p.path));
+  signalPoint('attach:maps');
+  signalPoint('attach:programs');
+  return {
+    maps: l.pins.map((p) => ({ name: p.name, path: p.path, created: p.created })),
+    programs: l.programs,
+    objectPins: [...new Set([...priorOwned, ...l.pins.filter((p) => p.created).map((p) => p.path)])],
+  };
 }
 
 /** A program's name by id, or '' when it is gone. */
@@ -360,7 +424,9 @@ export function detach(devs: readonly string[] = [], w: Where = {}): DetachResul
       try { link.detach(); } catch { /* defunct already: its device went */ } finally { link.close(); }
     } catch { /* not a link: the unpin below removes it */ }
   }
-  for (const name of ALL_PIN_NAMES) if (unpin(path.join(dir, name))) out.pins.push(path.join(dir, name));
+  // a probe from an object owns the pins it created (tc/globals may hold others'); the DSL's, all of its names
+  const pins = state?.object ? [...Object.values(LINK_PINS).map((n) => path.join(dir, n)), ...state.object.pins] : ALL_PIN_NAMES.map((n) => path.join(dir, n));
+  for (const p of pins) if (unpin(p)) out.pins.push(p);
   rmSync(stateFile(dir), { force: true });
   return out;
 }
@@ -385,6 +451,13 @@ export function loadedPrograms(w: Where = {}): Program[] {
   const dir = pinDirOf(w);
   let mode: Mode;
   try { mode = pinnedMode(dir); } catch { return []; }
+  // an object's programs may have any names: the ones its attach recorded
+  const state = readState(dir);
+  if (state?.object) {
+    return [...new Set(state.hooks.map((h) => h.progId))].flatMap((id) => {
+      try { return [openProgramById(id)]; } catch { return []; }
+    });
+  }
   const ours = new Set<number>();
   // ids only: the layouts were checked by whoever attached (and v2's ring size varies)
   for (const spec of probeMaps(mode, 16)) {

@@ -110,6 +110,14 @@ export interface State {
   readonly measured?: string;
   readonly pid: number;
   readonly time: string;
+  /** Attached from a clang-built object (`attach --obj`): the file, its sections, and the pins this probe created. */
+  readonly object?: ObjectState;
+}
+export interface ObjectState {
+  readonly file: string;
+  readonly sections: { readonly ingress: string; readonly egress: string };
+  /** Absolute paths: detach removes these pins and no others. */
+  readonly pins: readonly string[];
 }
 
 export function stateFile(dir: string): string {
