@@ -14,7 +14,7 @@ import {
   BPF_ANY, Cmd, MapFlags, mapTypeId, type MapType,
 } from './constants.ts';
 import { BpfError, PinMismatchError } from './errors.ts';
-import { defaultCodec, type Codec } from './codec.ts';
+import { defaultCodec, type Codec, type Scalar } from '../codec.ts';
 import { mapCreate, mapDeleteElem, mapGetNextKey, mapLookupBatch, objGet, objPin } from './bpf.ts';
 import { mapFdById, mapInfo, type MapInfo } from './info.ts';
 import { possibleCpus } from './cpus.ts';
@@ -26,9 +26,6 @@ import { defaultSys, expectKind, type Sys } from './sys.ts';
 const ENOENT = 2, ENOSPC = 28;
 
 export type { MapSpec } from '../asm/map-spec.ts';
-
-/** The scalar types the default codecs produce: u32 as number, u64 as bigint, else bytes. */
-export type Scalar = number | bigint | Uint8Array;
 
 export interface MapOptions<K, V> {
   readonly key?: Codec<K>;
