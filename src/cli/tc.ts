@@ -16,15 +16,10 @@
  * A tcx link ends with the process that holds it, so the CLI pins every link it creates;
  * `tc detach` (or `tsbpf link detach`) removes the link and its pin.
  */
-import { attachTc, defaultLinkPin, detachLinkById, netList, tcxQuery, type Anchor, type TcHook, type TcMode } from '../attach/index.ts';
+import { attachTc, detachLinkById, netList, tcxQuery, type Anchor, type TcHook, type TcMode } from '../attach/index.ts';
 import { detachBpf, listFilters, routeSocket, type FilterSelector } from '../netlink/index.ts';
-import { openPinnedProgram, openProgramById, type Program } from '../syscall/program.ts';
 import { dispatch, int, json, parse, table, UsageError } from '../command.ts';
-
-const common = `options:
-  --netns NAME   work inside network namespace NAME (/var/run/netns/NAME)
-  --json         print JSON instead of text
-  -h, --help     show this help`;
+import { devArg, keepAttached, netnsHelp as common, netnsOptions as shared, programArg } from './net-attach.ts';
 
 const usage = `usage: tsbpf tc <command> [options]
 
@@ -86,23 +81,9 @@ Removes programs from a hook. The clsact qdisc stays.
 ${common}
 `;
 
-const shared = { netns: { type: 'string' }, json: { type: 'boolean' } } as const;
-
 function hookArg(v: string | undefined, u: string): TcHook {
   if (v === 'ingress' || v === 'egress') return v;
   throw new UsageError(`${v === undefined ? 'missing hook' : `unknown hook '${v}'`}: expected ingress or egress\n\n${u}`);
-}
-
-export function devArg(v: string | undefined, u: string): string | number {
-  if (!v) throw new UsageError(`missing interface name\n\n${u}`);
-  // A bare number is an ifindex, as in `ip link show index N`; names are never all digits in practice.
-  return /^\d+$/.test(v) ? Number(v) : v;
-}
-
-/** --id or --pinned: the program, opened (the caller closes it). */
-export function programArg(values: { id?: string; pinned?: string }, u: string): Program {
-  if ((values.id === undefined) === (values.pinned === undefined)) throw new UsageError(`give exactly one of --id or --pinned\n\n${u}`);
-  return values.id !== undefined ? openProgramById(int(values.id, '--id')) : openPinnedProgram(values.pinned!);
 }
 
 function anchorArg(v: string | undefined, flag: string, edge: string): Anchor | undefined {
@@ -179,17 +160,7 @@ async function attach(argv: string[]): Promise<number> {
   });
   if (h.kind === 'tcx') {
     const info = h.info();
-    let pinned: string | undefined;
-    if (info.created.length) {
-      try {
-        pinned = v.pin ?? defaultLinkPin(info.linkId!);
-        h.pin(pinned);
-      } catch (e) {
-        h.detach();
-        throw e;
-      }
-    }
-    h.release();
+    const pinned = keepAttached(h, info.created.length ? info.linkId : undefined, v.pin);
     if (v.json) process.stdout.write(json({ mode: 'tcx', dev, hook, progId: info.progId, linkId: info.linkId, pinned, replaced: !info.created.length }));
     else process.stdout.write(`attached program ${info.progId} to ${dev} ${hook} as tcx link ${info.linkId}${pinned ? ` (pinned at ${pinned})` : ' (replaced its program)'}\n`);
     return 0;
