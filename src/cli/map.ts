@@ -15,7 +15,8 @@ import {
   BPF_ANY, BPF_EXIST, BPF_F_RDONLY, BPF_NOEXIST, BpfError, BpfMap, bytes as bytesCodec, defaultSys, fdInfo, fdKind, listMaps,
   mapFdById, mapInfo, openPinnedFd, specFromInfo, type MapInfo,
 } from '../syscall/index.ts';
-import { int, json, parse, splitCommand, table, UsageError } from '../command.ts';
+import { json, parse, splitCommand, table, UsageError } from '../command.ts';
+import { objectArg } from './args.ts';
 import { decodeBtf, formatValue, type Formatted } from '../btf/index.ts';
 import { btfById, mapBtfIds } from '../syscall/btf.ts';
 
@@ -48,8 +49,6 @@ type RawMap = BpfMap<Uint8Array, Uint8Array>;
 
 /** Open the map a command names, with raw byte codecs: `5`, `id 5`, `pinned PATH` or `PATH`. */
 export function openMapArg(args: readonly string[], opts: { readonly?: boolean } = {}): RawMap {
-  const [a, b] = args;
-  if (a === undefined) throw new UsageError(`missing map (an id or a pinned path)\n\n${usage}`);
   // Raw byte codecs sized from what the kernel says the map is.
   const adopt = (fd: number): RawMap => {
     try {
@@ -69,12 +68,8 @@ export function openMapArg(args: readonly string[], opts: { readonly?: boolean }
     }
     return adopt(fd);
   };
-  if (a === 'id') return byId(int(b, 'map id'));
-  if (a === 'pinned') {
-    if (!b) throw new UsageError('missing path after pinned');
-    return byPath(b);
-  }
-  return /^\d+$/.test(a) ? byId(Number(a)) : byPath(a);
+  const o = objectArg(args, 'map', usage);
+  return 'id' in o ? byId(o.id) : byPath(o.path);
 }
 
 /** One map as bpftool --json prints it. */
