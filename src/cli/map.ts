@@ -12,8 +12,8 @@
  * --value take a number (decimal or 0x…) for such sizes, or hex bytes ("01 02 03" / hex:010203).
  */
 import {
-  BPF_ANY, BPF_EXIST, BPF_F_RDONLY, BPF_NOEXIST, BpfError, BpfMap, bytes as bytesCodec, defaultSys, fdInfo, fdKind, listMaps,
-  mapFdById, mapInfo, openPinnedFd, specFromInfo, type MapInfo,
+  BPF_ANY, BPF_EXIST, BPF_F_RDONLY, BPF_NOEXIST, BpfError, BpfMap, bytes as bytesCodec, defaultSys, fdInfo, listMaps,
+  mapFdById, mapInfo, openPinnedAs, specFromInfo, type MapInfo,
 } from '../syscall/index.ts';
 import { json, parse, splitCommand, table, UsageError } from '../command.ts';
 import { objectArg } from './args.ts';
@@ -60,14 +60,7 @@ export function openMapArg(args: readonly string[], opts: { readonly?: boolean }
     }
   };
   const byId = (id: number): RawMap => adopt(mapFdById(id, opts.readonly ? BPF_F_RDONLY : 0));
-  const byPath = (path: string): RawMap => {
-    const fd = openPinnedFd(path, { readonly: opts.readonly });
-    if (fdKind(fd) !== 'map') {
-      defaultSys.close(fd);
-      throw new Error(`the object pinned at ${path} is not a map`);
-    }
-    return adopt(fd);
-  };
+  const byPath = (path: string): RawMap => adopt(openPinnedAs(path, 'map', { readonly: opts.readonly }));
   const o = objectArg(args, 'map', usage);
   return 'id' in o ? byId(o.id) : byPath(o.path);
 }
