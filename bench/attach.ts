@@ -25,18 +25,14 @@ import { defaultSys } from '../src/syscall/sys.ts';
 import { withNetns } from '../src/netlink/netns.ts';
 import { loadProgram, rawInstructions, type Program } from '../src/syscall/program.ts';
 import { loadSchedCls } from '../test/fixtures/netlink/load-prog.ts';
+import { summary, timeMs as time } from './support/timing.ts';
 
 const N = Number(process.argv[2] ?? 30);
 const ns = `tsbpfbatt${process.pid}`;
 const ip = (...a: string[]) => execFileSync('ip', a);
 const WARMUP = 3;
 
-function stats(label: string, xs: number[]): string {
-  const s = [...xs].sort((a, b) => a - b);
-  const med = s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-  return `${label.padEnd(58)} min ${s[0]!.toFixed(3).padStart(8)} ms   median ${med.toFixed(3).padStart(8)} ms   (n=${s.length})`;
-}
-const time = (fn: () => void): number => { const t = process.hrtime.bigint(); fn(); return Number(process.hrtime.bigint() - t) / 1e6; };
+const stats = (label: string, xs: number[]): string => summary(label, xs, 58);
 const run = (cmd: string, ...a: string[]) => { const r = spawnSync(cmd, a); if (r.status !== 0) throw new Error(`${cmd} ${a.join(' ')}: ${r.stderr}`); };
 
 /** Time `attach` then `detach`, n times after a warm-up; returns [attach ms[], detach ms[]]. */

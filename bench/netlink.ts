@@ -15,18 +15,13 @@ import { ensureBpffs } from '../src/syscall/bpffs.ts';
 import type { Program } from '../src/syscall/program.ts';
 import * as nl from '../src/netlink/index.ts';
 import { loadSchedCls } from '../test/fixtures/netlink/load-prog.ts';
+import { summary, timeMs as time } from './support/timing.ts';
 
 const N = Number(process.argv[2] ?? 50);
 const ns = `tsbpfbench${process.pid}`;
 const ip = (...a: string[]) => execFileSync('ip', a);
 
-function stats(label: string, xs: number[]): void {
-  const s = [...xs].sort((a, b) => a - b);
-  const med = s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-  console.log(`${label.padEnd(60)} min ${s[0]!.toFixed(3).padStart(8)} ms   median ${med.toFixed(3).padStart(8)} ms   (n=${s.length})`);
-}
-
-const time = (fn: () => void): number => { const t = process.hrtime.bigint(); fn(); return Number(process.hrtime.bigint() - t) / 1e6; };
+const stats = (label: string, xs: number[]): void => console.log(summary(label, xs, 60));
 
 ip('netns', 'add', ns);
 const progs: Program[] = [];
