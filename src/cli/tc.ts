@@ -17,7 +17,7 @@
  * `tc detach` (or `tsbpf link detach`) removes the link and its pin.
  */
 import { attachTc, detachLinkById, netList, tcxQuery, type Anchor, type TcHook, type TcMode } from '../attach/index.ts';
-import { detachBpf, listFilters, routeSocket, type FilterSelector } from '../netlink/index.ts';
+import { detachBpf, listFilters, routeSocket, type Filter, type FilterSelector } from '../netlink/index.ts';
 import { dispatch, int, json, parse, table, UsageError } from '../command.ts';
 import { devArg, keepAttached, netnsHelp as common, netnsOptions as shared, programArg } from './net-attach.ts';
 
@@ -95,6 +95,14 @@ function anchorArg(v: string | undefined, flag: string, edge: string): Anchor | 
   throw new UsageError(`${flag} takes '${edge}', a program id, or link:<id>; got '${v}'`);
 }
 
+/** A cls_bpf filter as `tc list --json` and `tc attach --json` print it. */
+function filterJson(f: Filter): Record<string, unknown> {
+  return {
+    mode: 'cls_bpf', hook: f.hook, priority: f.priority, handle: f.handle, kind: f.kind, protocol: f.protocol, chain: f.chain,
+    progId: f.bpf?.progId, name: f.bpf?.name, tag: f.bpf?.tag, directAction: f.bpf?.directAction, flags: f.bpf?.flags, flagsGen: f.bpf?.flagsGen,
+  };
+}
+
 // ---- commands -------------------------------------------------------------------------------
 
 async function list(argv: string[]): Promise<number> {
@@ -110,10 +118,7 @@ async function list(argv: string[]): Promise<number> {
   if (a.values.json) {
     process.stdout.write(json([
       ...tcx.map((e) => ({ mode: 'tcx', hook: e.kind.slice(4), progId: e.prog_id, name: e.name, linkId: e.link_id, revision: revisions[e.kind.slice(4)] })),
-      ...filters.map((f) => ({
-        mode: 'cls_bpf', hook: f.hook, priority: f.priority, handle: f.handle, kind: f.kind, protocol: f.protocol, chain: f.chain,
-        progId: f.bpf?.progId, name: f.bpf?.name, tag: f.bpf?.tag, directAction: f.bpf?.directAction, flags: f.bpf?.flags, flagsGen: f.bpf?.flagsGen,
-      })),
+      ...filters.map(filterJson),
     ]));
     return 0;
   }
@@ -169,11 +174,7 @@ async function attach(argv: string[]): Promise<number> {
   const created = h.info().created.includes('clsact qdisc');
   h.release();
   if (v.json) {
-    process.stdout.write(json({
-      mode: 'cls_bpf', hook: f.hook, priority: f.priority, handle: f.handle, kind: f.kind, protocol: f.protocol, chain: f.chain,
-      progId: f.bpf?.progId, name: f.bpf?.name, tag: f.bpf?.tag, directAction: f.bpf?.directAction, flags: f.bpf?.flags, flagsGen: f.bpf?.flagsGen,
-      qdiscCreated: created,
-    }));
+    process.stdout.write(json({ ...filterJson(f), qdiscCreated: created }));
   } else {
     process.stdout.write(`attached ${f.bpf?.progId !== undefined ? `program ${f.bpf.progId}` : 'program'} to ${dev} ${hook}: priority ${f.priority} handle 0x${f.handle.toString(16)} name ${f.bpf?.name ?? ''}${created ? ' (added clsact qdisc)' : ''}\n`);
   }
