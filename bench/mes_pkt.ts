@@ -29,7 +29,7 @@ import { program, r0, slots, type ProgramSpec } from '../src/asm/index.ts';
 import { createMap, loadProgram, type BpfMap, type Program } from '../src/syscall/index.ts';
 import { attachBpf, detachBpf, routeSocket } from '../src/netlink/index.ts';
 import { maps as tutMaps, mesEnd, mesStart, MES_SLOTS } from '../programs/mes_pkt/probe.ts';
-import { CTL, mesEndV2, mesStartV2, v2Maps } from '../programs/mes_pkt/probe-v2.ts';
+import { CTL, PARTS, configBytes, mesEndV2, mesStartV2, v2Maps, type Part } from '../programs/mes_pkt/probe-v2.ts';
 import { attach, detach, show } from '../programs/mes_pkt/control.ts';
 import { watchV2 } from '../programs/mes_pkt/reader-v2.ts';
 import { testbedDown, testbedUp, type Testbed } from '../programs/mes_pkt/testbed.ts';
@@ -91,14 +91,20 @@ try {
   const tBound = { map_mes_start: tStart, map_mes_end: tEnd, map_mes_cnt: tCnt };
   // v2: its three mmapable maps at the default capacity, fresh and unpinned
   const vSpec = v2Maps();
-  const vCtl = createMap(vSpec.ctl), vSeen = createMap(vSpec.seen), vPairs = createMap(vSpec.pairs);
-  opened.push(vCtl, vSeen, vPairs);
-  const vBound = { mes2_ctl: vCtl, mes2_seen: vSeen, mes2_pairs: vPairs };
+  const vCtl = createMap(vSpec.ctl), vSeen = createMap(vSpec.seen), vPairs = createMap(vSpec.pairs), vCfg = createMap(vSpec.cfg);
+  opened.push(vCtl, vSeen, vPairs, vCfg);
+  const vBound = { mes2_ctl: vCtl, mes2_seen: vSeen, mes2_pairs: vPairs, mes2_cfg: vCfg };
+  const cfgView = vCfg.mmap();
+  opened.push(cfgView);
+  cfgView.bytes.set(configBytes({ proto: 'udp', ports: [5001], match: 'headers' }));
   const ctlView = vCtl.mmap();
   opened.push(ctlView);
   const ctl = new DataView(ctlView.bytes.buffer, ctlView.bytes.byteOffset, ctlView.bytes.byteLength);
 
-  const v2Start = mesStartV2(vSpec), v2End = mesEndV2(vSpec);
+  // --match headers, the default for two devices (and the most work of the three); `loop`
+  // keeps the seen slot as the next run of the same frame expects (same instructions)
+  const match = 'headers' as const;
+  const v2Start = mesStartV2(vSpec, { match, loop: true }), v2End = mesEndV2(vSpec, { match, loop: true });
   const load = (spec: ProgramSpec, m?: Record<string, BpfMap<any, any>>): Program => { const p = loadProgram(spec, { maps: m }); opened.push(p); return p; };
   const P = {
     floor: load(empty),
@@ -108,15 +114,22 @@ try {
     v2Start: load(v2Start, vBound),
     v2End: load(v2End, vBound),
   };
+  // per part: each entry built up to a part (probe-v2.ts PARTS), recording path only
+  const startParts = ['check', 'clock', 'identity'] as const satisfies readonly Part[];
+  const endParts = ['check', 'clock', 'identity', 'seen', 'ring'] as const satisfies readonly Part[];
+  const PP: Record<string, Program> = {};
+  for (const upTo of startParts) PP[`start ${upTo}`] = load(mesStartV2(vSpec, { match, upTo, loop: true }), vBound);
+  for (const upTo of endParts) PP[`end ${upTo}`] = load(mesEndV2(vSpec, { match, upTo, loop: true }), vBound);
+  const armStart = load(mesStartV2(vSpec, { match }), vBound); // a real start for mes_end to match
 
   // the state each recording batch needs, set before the batch (outside the kernel's timer)
   const before: Partial<Record<keyof typeof P, () => void>> = {
     tutStart: () => tCnt.set(0, 0),
     tutEnd: () => tCnt.set(1, 0),
-    v2End: () => { ctl.setBigUint64(CTL.head, 0n, true); ctl.setBigUint64(CTL.tail, 0n, true); },
+    v2End: () => { ctl.setBigUint64(CTL.head, 0n, true); ctl.setBigUint64(CTL.tail, 0n, true); armStart.testRun({ data: MATCH }); },
   };
-  // v2's end needs a start for the frame's identity (id 0) in the seen table
-  P.v2Start.testRun({ data: MATCH });
+  // v2's end needs an unmatched start for the frame's identity in the seen table
+  armStart.testRun({ data: MATCH });
 
   // checks on one batch each: the recording path really records
   before.tutStart!(); P.tutStart.testRun({ data: MATCH, repeat: REC_REPEAT });
@@ -139,6 +152,16 @@ try {
       const r = P[n].testRun({ data: MATCH, repeat: REC_REPEAT }).duration;
       const q = P[n].testRun({ data: NOMATCH, repeat: NM_REPEAT }).duration;
       if (round >= 0) { rec[n]!.push(r); nm[n]!.push(q); }
+    }
+  }
+  const partRec: Record<string, number[]> = {};
+  for (const n of Object.keys(PP)) partRec[n] = [];
+  const floorAgain: number[] = [];
+  for (let round = -5; round < BATCHES; round++) {
+    for (const n of shuffle([...Object.keys(PP), 'floor'])) {
+      if (n.startsWith('end')) { ctl.setBigUint64(CTL.head, 0n, true); armStart.testRun({ data: MATCH }); }
+      const d = (n === 'floor' ? P.floor : PP[n]!).testRun({ data: MATCH, repeat: REC_REPEAT }).duration;
+      if (round >= 0) (n === 'floor' ? floorAgain : partRec[n]!).push(d);
     }
   }
   const testRunSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -176,6 +199,23 @@ try {
   for (const n of ['tutStart', 'tutEnd', 'v2Start', 'v2End'] as const) {
     row(`${label[n]}, non-matching, above floor (ns)`, f0(N[n].min - N.floor.min), f1(N[n].med - N.floor.med), 'within 2 ns', '0');
   }
+
+  // per part: what each part adds on the recording path (medians, above the previous part)
+  const fl = mm(floorAgain);
+  const partMed = (n: string) => mm(partRec[n]!).med - fl.med;
+  const partMin = (n: string) => mm(partRec[n]!).min - fl.min;
+  console.log(`\n   per part (--match ${match}, recording path, ns above the floor; min / median; each row adds to the one above):`);
+  const partRow = (entry: 'start' | 'end', n: string, prev: string | null, whole: keyof typeof P) => {
+    const [lo, med] = n === 'all' ? [R[whole].min - R.floor.min, R[whole].med - R.floor.med] : [partMin(`${entry} ${n}`), partMed(`${entry} ${n}`)];
+    const pmed = prev === null ? 0 : partMed(`${entry} ${prev}`);
+    console.log(`   ${pad(`${entry === 'start' ? 'mes_start' : 'mes_end'} up to ${n}`, 28)}${lpad(f0(lo), 6)}${lpad(f1(med), 8)}   (+${f1(med - pmed)})`);
+    row(`v2 ${entry === 'start' ? 'mes_start' : 'mes_end'} up to '${n}' (+ this part), above floor (ns)`, f0(lo), `${f1(med)} (+${f1(med - pmed)})`);
+  };
+  let prev: string | null = null;
+  for (const n of [...startParts, 'all']) { partRow('start', n, prev, 'v2Start'); prev = n; }
+  prev = null;
+  for (const n of [...endParts, 'all']) { partRow('end', n, prev, 'v2End'); prev = n; }
+  void PARTS;
 
   // 2. sizes
   console.log('\n2. instructions (DSL) and what the kernel made of them');
@@ -313,7 +353,8 @@ try {
   const dropper = loadProgram(dropEveryNth(10));
   try {
     for (const mode of ['v2', 'tutorial'] as const) {
-      attach(tb.v1, tb.v2, { pinDir, mode });
+      // tc filters: the dropper is a cls_bpf filter, and tcx programs would run before it
+      attach(tb.v1, tb.v2, { pinDir, mode, attach: 'tc' });
       const sock = routeSocket();
       try {
         attachBpf(sock, tb.v2, 'egress', { fd: dropper.fd, name: 'bench_drop10', priority: 1 });
@@ -347,8 +388,10 @@ try {
 {
   const dir = `/sys/fs/bpf/tsbpf-bench-ring-${process.pid}`;
   const spec = v2Maps(16);
-  const live = { mes2_ctl: createMap(spec.ctl), mes2_seen: createMap(spec.seen), mes2_pairs: createMap(spec.pairs) };
-  const st = loadProgram(mesStartV2(spec), { maps: live }), en = loadProgram(mesEndV2(spec), { maps: live });
+  const live = { mes2_ctl: createMap(spec.ctl), mes2_seen: createMap(spec.seen), mes2_pairs: createMap(spec.pairs), mes2_cfg: createMap(spec.cfg) };
+  { const v = live.mes2_cfg.mmap(); v.bytes.set(configBytes({ proto: 'udp', ports: [5001], match: 'seq' })); v.close(); }
+  // `loop`: every end of the one frame's start claims a pair, as a stream of packets would
+  const st = loadProgram(mesStartV2(spec), { maps: live }), en = loadProgram(mesEndV2(spec, { loop: true }), { maps: live });
   try {
     mkdirSync(dir);
     for (const m of Object.values(live)) m.pin(path.join(dir, m.name));

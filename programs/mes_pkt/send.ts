@@ -9,7 +9,13 @@ import path from 'node:path';
 import { UsageError } from '../../src/command.ts';
 import { testbedNames } from './testbed.ts';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SELF = fileURLToPath(import.meta.url);
+const HERE = path.dirname(SELF);
+/** A sibling script, run by this Node: .ts under tsx, .js from dist. */
+export function scriptArgv(name: string): string[] {
+  const ext = path.extname(SELF);
+  return [...(ext === '.ts' ? ['--import', 'tsx'] : []), path.join(HERE, `${name}${ext}`)];
+}
 
 export interface SendOptions { readonly prefix?: string; readonly count: number; readonly intervalUs: number; readonly port: number; readonly size: number }
 
@@ -19,7 +25,7 @@ export function send(o: SendOptions): { sent: number; seconds: number; to: strin
   if (o.port < 1 || o.port > 65535) throw new UsageError(`--port must be 1..65535, got ${o.port}`);
   if (o.size < 4 || o.size > 1400) throw new UsageError(`--size must be 4..1400 bytes, got ${o.size}`);
   const t = testbedNames(o.prefix ?? '');
-  const r = spawnSync('ip', ['netns', 'exec', t.ns1, process.execPath, '--import', 'tsx', path.join(HERE, 'sender.ts'),
+  const r = spawnSync('ip', ['netns', 'exec', t.ns1, process.execPath, ...scriptArgv('sender'),
     t.addr2, String(o.port), String(o.count), String(o.intervalUs), String(o.size)], { encoding: 'utf8' });
   if (r.status !== 0) {
     const why = r.stderr?.trim() || r.error?.message || `exit ${r.status}`;

@@ -11,6 +11,7 @@
  * Every name takes an optional prefix so tests can run side by side.
  */
 import { execFileSync } from 'node:child_process';
+import { signalPoint } from './signals.ts';
 
 export interface Testbed {
   readonly ns1: string;
@@ -59,7 +60,9 @@ export function testbedUp(prefix = ''): Testbed {
   try {
     ip(['netns', 'add', t.ns1]);
     ip(['netns', 'add', t.ns2]);
+    signalPoint('testbed:namespaces');
     ip(['link', 'add', t.br, 'type', 'bridge']);
+    signalPoint('testbed:bridge');
     for (const [v, n, ns, addr] of [[t.v1, t.n1, t.ns1, t.addr1], [t.v2, t.n2, t.ns2, t.addr2]] as const) {
       ip(['link', 'add', v, 'type', 'veth', 'peer', 'name', n]);
       ip(['link', 'set', n, 'netns', ns]);

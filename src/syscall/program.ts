@@ -261,8 +261,22 @@ export function loadProgram(spec: ProgramSpec, opts: LoadOptions = {}): Program 
     const r = loadWithBtf(spec, params, sys);
     if (r) return new Program(r.fd, { name: spec.name, type: spec.type, spec, verifierLog: r.log, sys, hasBtf: true });
   }
-  const r = progLoad(sys, params);
+  const r = loadOrExplain(sys, params);
   return new Program(r.fd, { name: spec.name, type: spec.type, spec, verifierLog: r.log, sys });
+}
+
+/**
+ * progLoad; a rejection the kernel gave without a log (ENOTSUPP, E2BIG, EPERM…) is loaded once
+ * more with one, so the user sees the verifier's words when it has any (otherwise the first
+ * error stands).
+ */
+function loadOrExplain(sys: Sys, params: ProgLoadParams): ProgLoadResult {
+  try {
+    return progLoad(sys, params);
+  } catch (e) {
+    if (!(e instanceof BpfError) || e instanceof VerifierError || (params.logLevel ?? 0) !== 0) throw e;
+    try { return progLoad(sys, { ...params, logLevel: 1 }); } catch (again) { throw again instanceof VerifierError ? again : e; }
+  }
 }
 
 /** Rejections that are about the BTF we sent, not about the program. */
@@ -285,7 +299,7 @@ function loadWithBtf(spec: ProgramSpec, params: ProgLoadParams, sys: Sys): ProgL
     return null;
   }
   try {
-    return progLoad(sys, { ...params, btf: { fd: handle.fd, funcInfo: pb.funcInfo, funcInfoCount: pb.funcInfoCount, lineInfo: pb.lineInfo, lineInfoCount: pb.lineInfoCount } });
+    return loadOrExplain(sys, { ...params, btf: { fd: handle.fd, funcInfo: pb.funcInfo, funcInfoCount: pb.funcInfoCount, lineInfo: pb.lineInfo, lineInfoCount: pb.lineInfoCount } });
   } catch (e) {
     if (e instanceof VerifierError && !BTF_TROUBLE.test(e.summary)) throw e;
     if (!(e instanceof BpfError)) throw e;

@@ -13,7 +13,7 @@ import { createMap, ensureBpffs, loadProgram } from '../../src/syscall/index.ts'
 import {
   attachBpf, detachBpf, routeSocket,
 } from '../../src/netlink/index.ts';
-import { CTL, PAIR, mesEndV2, mesStartV2, v2Maps } from '../../programs/mes_pkt/probe-v2.ts';
+import { CTL, PAIR, configBytes, mesEndV2, mesStartV2, v2Maps } from '../../programs/mes_pkt/probe-v2.ts';
 import { attach, detach, show } from '../../programs/mes_pkt/control.ts';
 import { dropEveryNth } from '../../programs/mes_pkt/dropper.ts';
 import { watchV2 } from '../../programs/mes_pkt/reader-v2.ts';
@@ -57,8 +57,11 @@ v2('two CPUs recording at once never claim the same pair slot', async () => {
   mkdirSync(dir);
   const capacity = 1 << 20;
   const maps = v2Maps(capacity);
-  const live = { mes2_ctl: createMap(maps.ctl), mes2_seen: createMap(maps.seen), mes2_pairs: createMap(maps.pairs) };
-  const start = loadProgram(mesStartV2(maps), { maps: live }), end = loadProgram(mesEndV2(maps), { maps: live });
+  const live = { mes2_ctl: createMap(maps.ctl), mes2_seen: createMap(maps.seen), mes2_pairs: createMap(maps.pairs), mes2_cfg: createMap(maps.cfg) };
+  const cfg = live.mes2_cfg.mmap();
+  cfg.bytes.set(configBytes({ proto: 'udp', ports: [5001], match: 'seq' }));
+  cfg.close();
+  const start = loadProgram(mesStartV2(maps), { maps: live }), end = loadProgram(mesEndV2(maps, { loop: true }), { maps: live });
   try {
     start.testRun({ data: FRAMES.match }); // the start every end run matches
     end.pin(`${dir}/end`);
@@ -116,7 +119,7 @@ v2('a loss between the hooks: v2 pairs stay true and count the drops; the tutori
     try {
       const results: Record<string, ReturnType<typeof show>> = {};
       for (const mode of ['v2', 'tutorial'] as const) {
-        attach(t.v1, t.v2, { pinDir, mode });
+        attach(t.v1, t.v2, { pinDir, mode, match: mode === 'v2' ? 'seq' : undefined, attach: 'tc' }); // the dropper is a cls_bpf filter ahead of mes_end
         // priority 1 runs before mes_end (49152) on v2's egress
         const sock = routeSocket();
         try {
@@ -145,6 +148,8 @@ v2('a loss between the hooks: v2 pairs stay true and count the drops; the tutori
       // 81 pairs follow the first drop (seq 9); each spans at least one send gap
       const misaligned = b.samples.filter((s) => s.latency_ns > BigInt(gapUs * 1000 / 2)).length;
       assert.ok(misaligned >= 60, `the tutorial misaligns ${misaligned} of ${b.pairs} pairs`);
+      assert.match((b.warnings ?? []).join('\n'), /differ by 10: .*index pairing drifted/, 'and show says so');
+      assert.equal(a.warnings, [], 'v2 has nothing to warn about: the drops are unmatched starts');
     } finally {
       drop.close();
     }
@@ -153,7 +158,7 @@ v2('a loss between the hooks: v2 pairs stay true and count the drops; the tutori
 
 v2('more packets than the ring holds: an exact overflow count, the newest kept; watch then drains and the ring goes on', async () => {
   await onTestbed(async (t, pinDir) => {
-    attach(t.v1, t.v2, { pinDir, capacity: 16 });
+    attach(t.v1, t.v2, { pinDir, capacity: 16, match: 'seq' });
     send({ prefix: prefixOf(t), count: 40, intervalUs: 100, port: 5001, size: 16 });
     const s = show({ pinDir });
     assert.is(s.pairs, 16);

@@ -85,7 +85,7 @@ const prefixOf = (t: { ns1: string }) => t.ns1.slice(0, -3);
 for (const mode of ['v2', 'tutorial'] as const) {
   e2e(`${mode}: N packets to 5001 and M to other ports: both counts are N, latencies are sane, detach leaves nothing`, () => {
     testbed((t, pinDir) => {
-      const r = attach(t.v1, t.v2, { pinDir, mode });
+      const r = attach(t.v1, t.v2, { pinDir, mode, match: mode === 'v2' ? 'seq' : undefined, attach: 'tc' });
       assert.is(r.mode, mode);
       assert.is(r.programs.length, 2);
       assert.equal(r.qdiscsCreated.sort(), [t.v1, t.v2].sort());
@@ -115,7 +115,7 @@ for (const mode of ['v2', 'tutorial'] as const) {
       }
 
       // the CLI reads the same pins
-      const cli = spawnSync(process.execPath, ['--import', 'tsx', 'programs/mes_pkt.ts', 'show', '--json', '--pin-dir', pinDir], { encoding: 'utf8' });
+      const cli = spawnSync(process.execPath, ['--import', 'tsx', 'programs/mes_pkt.ts', 'show', '--json', '--samples', '--pin-dir', pinDir], { encoding: 'utf8' });
       assert.is(cli.status, 0, cli.stderr);
       const j = JSON.parse(cli.stdout);
       for (const k of ['start_count', 'end_count', 'pairs', 'total_ns', 'avg_ns', 'min_ns', 'max_ns', 'p50_ns', 'p90_ns', 'p99_ns', 'reverse', 'samples']) assert.ok(k in j, `--json has ${k}`);
@@ -127,7 +127,7 @@ for (const mode of ['v2', 'tutorial'] as const) {
       const d = detach([t.v1, t.v2], { pinDir });
       assert.is(d.filters.length, 2);
       assert.is(d.qdiscs.length, 2);
-      assert.is(d.pins.length, 3);
+      assert.is(d.pins.length, mode === 'v2' ? 4 : 3);
       assert.not.match(sh('tc', ['qdisc', 'show', 'dev', t.v1]), /clsact/);
       assert.not.match(sh('tc', ['qdisc', 'show', 'dev', t.v2]), /clsact/);
       assert.equal(readdirSync(pinDir), [], 'no pins left');
@@ -144,7 +144,7 @@ e2e('the CLI attaches inside a network namespace with --netns, and detaches ther
       assert.is(r.status, 0, r.stderr);
       return r.stdout;
     };
-    const r = JSON.parse(cli('attach', t.n2, '--netns', t.ns2, '--json'));
+    const r = JSON.parse(cli('attach', t.n2, '--netns', t.ns2, '--attach', 'tc', '--json'));
     assert.equal(r.qdiscsCreated, [t.n2]);
     assert.match(sh('tc', ['-n', t.ns2, 'filter', 'show', 'dev', t.n2, 'ingress']), new RegExp(`${FILTER_NAMES.ingress} direct-action`));
     send({ prefix: prefixOf(t), count: 5, intervalUs: 100, port: 5001, size: 16 });
@@ -165,10 +165,10 @@ e2e('detach after the devices or their namespace are gone still removes the pins
     attach(t.v1, t.v2, { pinDir: `${pinDir}-root` });
     testbedDown(prefix); // takes ns2 (and n2) and v1/v2 with it
     const inNs = detach([], { pinDir, netns: t.ns2 });
-    assert.is(inNs.pins.length, 3);
+    assert.is(inNs.pins.length, 5, 'three maps and the two tcx links');
     assert.match(inNs.notes.join('\n'), /is gone/);
     const inRoot = detach([], { pinDir: `${pinDir}-root` });
-    assert.is(inRoot.pins.length, 3);
+    assert.is(inRoot.pins.length, 6, 'four maps and the two tcx links');
     assert.match(inRoot.notes.join('\n'), new RegExp(`${t.v1} is gone`));
   } finally {
     testbedDown(prefix);
@@ -187,9 +187,9 @@ e2e('testbed down leaves no namespace or link', () => {
   for (const l of [t.v1, t.v2, t.br]) assert.is(sh('ip', ['link', 'show', l], { allowFail: true }), '');
 });
 
-e2e('attaching twice leaves one filter per hook', () => {
+e2e('attaching twice leaves one filter per hook (--attach tc)', () => {
   testbed((t, pinDir) => {
-    attach(t.v1, t.v2, { pinDir });
+    attach(t.v1, t.v2, { pinDir, attach: 'tc' });
     const again = attach(t.v1, t.v2, { pinDir });
     assert.ok(again.programs.every((p) => p.replaced));
     assert.ok(again.maps.every((m) => !m.created), 'pins are reused');
@@ -203,7 +203,7 @@ e2e('attaching twice leaves one filter per hook', () => {
 e2e('attach to a missing device fails clearly and leaves nothing behind', () => {
   testbed((t, pinDir) => {
     try {
-      attach(t.v1, 'nosuchdev0', { pinDir });
+      attach(t.v1, 'nosuchdev0', { pinDir, attach: 'tc' });
       assert.unreachable('attach should fail');
     } catch (e) {
       assert.match((e as Error).message, /no interface named 'nosuchdev0'/);
@@ -226,7 +226,7 @@ e2e('show with nothing attached says so; stale pins of another layout name detac
     wrong.close();
     for (const m of [maps.start, maps.end]) { const x = createMap(m); x.pin(`${pinDir}/${m.name}`); x.close(); }
     assert.throws(() => show({ pinDir }), /detach/);
-    assert.throws(() => attach(t.v1, t.v2, { pinDir, mode: 'tutorial' }), (e: Error) => /max.?entries/i.test(e.message) && /detach/.test(e.message));
+    assert.throws(() => attach(t.v1, t.v2, { pinDir, mode: 'tutorial', attach: 'tc' }), (e: Error) => /max.?entries/i.test(e.message) && /detach/.test(e.message));
     assert.not.match(sh('tc', ['qdisc', 'show', 'dev', t.v1]), /clsact/, 'attach failed before touching the device');
     // v2 pins with another capacity are refused the same way
     detach([], { pinDir });

@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mesStart, mesEnd, maps, MES_SLOTS, CNT_START, CNT_END } from '../../programs/mes_pkt/probe.ts';
-import { mesStartV2, mesEndV2, v2Maps, PAIR, CTL, SEEN, SEEN_SLOTS } from '../../programs/mes_pkt/probe-v2.ts';
+import { mesStartV2, mesEndV2, v2Maps, configBytes, PAIR, CTL, PCPU, SEEN, SEEN_SLOTS, type V2Maps } from '../../programs/mes_pkt/probe-v2.ts';
 import { TC_ACT_OK } from '../../src/asm/skb.ts';
 import { Vm } from '../../src/vm/index.ts';
 import { FRAMES } from '../support/frames.ts';
@@ -19,6 +19,11 @@ function frame(o: { dport?: number; tcp?: boolean; ipv6?: boolean; payload?: Uin
   if (o.tcp) return tcpFrame({ dport: o.dport ?? 5001, payload });
   if (o.ipv6) return udpFrame({ src: 'fd00::1', dst: 'fd00::2', dport: o.dport ?? 5001, payload });
   return udpFrame({ dport: o.dport ?? 5001, payload, pad: o.pad ?? true });
+}
+
+/** attach writes the config block (UDP, port 5001, match by sequence number); a VM test does it by hand. */
+function configure(vm: Vm, m: V2Maps): void {
+  vm.map<number, Uint8Array>(m.cfg).set(0, configBytes({ proto: 'udp', ports: [5001], match: 'seq' }));
 }
 
 const seqPayload = (seq: number): Uint8Array => { const p = new Uint8Array(18); new DataView(p.buffer).setUint32(0, seq); return p; };
@@ -77,6 +82,7 @@ test('mes_start runs 34 instructions on a matching frame, 13 on a wrong port, 9 
 test('v2: a matched pair lands in the ring with its latency in the histogram; an end without start is counted', () => {
   const m = v2Maps(16);
   const vm = new Vm();
+  configure(vm, m);
   const start = vm.load(mesStartV2(m)), end = vm.load(mesEndV2(m));
   vm.setTime(1_000_000n);
   start.run({ data: frame({ payload: seqPayload(7) }) });
@@ -90,8 +96,10 @@ test('v2: a matched pair lands in the ring with its latency in the histogram; an
   const ctl = new DataView(vm.map<number, Uint8Array>(m.ctl).get(0)!.buffer);
   assert.is(ctl.getBigUint64(CTL.head, true), 1n);
   assert.is(ctl.getBigUint64(CTL.unmatchedEnd, true), 1n);
-  assert.is(ctl.getBigUint64(CTL.hist + 11 * 8, true), 1n);
-  for (let b = 0; b < 32; b++) if (b !== 11) assert.is(ctl.getBigUint64(CTL.hist + b * 8, true), 0n, `bucket ${b}`);
+  const hist = CTL.percpu + 0 * PCPU.size + PCPU.hist; // the VM runs on CPU 0 unless told otherwise
+  assert.is(ctl.getBigUint64(hist + 11 * 8, true), 1n);
+  for (let b = 0; b < 32; b++) if (b !== 11) assert.is(ctl.getBigUint64(hist + b * 8, true), 0n, `bucket ${b}`);
+  assert.is(ctl.getBigUint64(CTL.percpu + PCPU.sum, true), 3_000n, 'the CPU block\'s latency sum');
   const pairs = new DataView(vm.map<number, Uint8Array>(m.pairs).get(0)!.buffer);
   assert.is(pairs.getBigUint64(PAIR.start, true), 1_000_000n);
   assert.is(pairs.getBigUint64(PAIR.end, true), 1_003_000n);
@@ -104,6 +112,7 @@ test('v2: a matched pair lands in the ring with its latency in the histogram; an
 test('v2: the ring wraps and counts the pairs nobody read as lost', () => {
   const m = v2Maps(16);
   const vm = new Vm({ clock: { ns: 5_000n, step: 10n } });
+  configure(vm, m);
   const start = vm.load(mesStartV2(m)), end = vm.load(mesEndV2(m));
   for (let seq = 0; seq < 20; seq++) {
     const f = frame({ payload: seqPayload(seq) });
