@@ -14,29 +14,21 @@
  *   xdp netlink  attachXdp(mode 'netlink') beside `ip -n ns link set dev va xdpgeneric pinned P`
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { attachTc, attachXdp } from '../src/attach/index.ts';
-import { ensureBpffs } from '../src/syscall/bpffs.ts';
 import { attachTypeId } from '../src/syscall/constants.ts';
 import { linkCreate, linkDetach } from '../src/syscall/link.ts';
 import { defaultSys } from '../src/syscall/sys.ts';
 import { withNetns } from '../src/netlink/netns.ts';
-import { loadProgram, rawInstructions, type Program } from '../src/syscall/program.ts';
+import { loadProgram, rawInstructions } from '../src/syscall/program.ts';
 import { loadSchedCls } from '../test/fixtures/netlink/load-prog.ts';
+import { withVethBench } from './support/veth-bench.ts';
+import { summary, timeMs as time } from './support/timing.ts';
 
 const N = Number(process.argv[2] ?? 30);
-const ns = `tsbpfbatt${process.pid}`;
-const ip = (...a: string[]) => execFileSync('ip', a);
 const WARMUP = 3;
 
-function stats(label: string, xs: number[]): string {
-  const s = [...xs].sort((a, b) => a - b);
-  const med = s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-  return `${label.padEnd(58)} min ${s[0]!.toFixed(3).padStart(8)} ms   median ${med.toFixed(3).padStart(8)} ms   (n=${s.length})`;
-}
-const time = (fn: () => void): number => { const t = process.hrtime.bigint(); fn(); return Number(process.hrtime.bigint() - t) / 1e6; };
+const stats = (label: string, xs: number[]): string => summary(label, xs, 58);
 const run = (cmd: string, ...a: string[]) => { const r = spawnSync(cmd, a); if (r.status !== 0) throw new Error(`${cmd} ${a.join(' ')}: ${r.stderr}`); };
 
 /** Time `attach` then `detach`, n times after a warm-up; returns [attach ms[], detach ms[]]. */
@@ -49,18 +41,10 @@ function measure(attach: () => void, detach: () => void, warm = WARMUP): [number
   return [a, d];
 }
 
-ip('netns', 'add', ns);
-const progs: Program[] = [];
-let bpffs: string | undefined;
-try {
-  ip('-n', ns, 'link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'vb');
-  ip('-n', ns, 'link', 'set', 'va', 'up');
-  ip('-n', ns, 'link', 'set', 'vb', 'up');
+withVethBench('tsbpfbatt', ({ ns, bpffs, progs }) => {
   const cls = loadSchedCls('bench_tc');
   const xdp = loadProgram({ name: 'bench_xdp', type: 'xdp', license: 'GPL', insns: rawInstructions(Uint8Array.of(0xb7, 0, 0, 0, 2, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0)), labels: new Map(), maps: [] });
   progs.push(cls, xdp);
-  bpffs = mkdtempSync(join(tmpdir(), 'tsbpf-bench-bpffs-'));
-  ensureBpffs({ path: bpffs }); // a private mount under /tmp: visible inside `ip netns exec` too
   const pinCls = join(bpffs, 'cls'), pinXdp = join(bpffs, 'xdp');
   cls.pin(pinCls);
   xdp.pin(pinXdp);
@@ -105,11 +89,4 @@ try {
 
   console.log(`attach bench: one program on va (a veth in a namespace), attach then detach, ${N} iterations, kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}`);
   for (const r of rows) console.log(r);
-} finally {
-  for (const p of progs) p.close();
-  if (bpffs) {
-    spawnSync('umount', [bpffs]);
-    try { rmdirSync(bpffs); } catch { rmSync(bpffs, { recursive: true, force: true }); }
-  }
-  execFileSync('ip', ['netns', 'del', ns]);
-}
+});

@@ -12,13 +12,13 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeBtf, formatRawBytes } from '../src/btf/index.ts';
+import { bestOf, timeMs as ms } from './support/timing.ts';
 
 const FILE = process.env.BTF ?? '/sys/kernel/btf/vmlinux';
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-const ms = (fn: () => void): number => { const t0 = process.hrtime.bigint(); fn(); return Number(process.hrtime.bigint() - t0) / 1e6; };
-const minOf = (fn: () => void, rounds = ROUNDS): number => { let best = Infinity; for (let r = 0; r < rounds; r++) best = Math.min(best, ms(fn)); return best; };
+const minOf = (fn: () => void, rounds = ROUNDS): number => bestOf(rounds, () => ms(fn));
 
 const size = readFileSync(FILE).length;
 let count = 0;

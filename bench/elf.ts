@@ -16,16 +16,12 @@ import { readElf, toElf, type ElfCollection } from '../src/elf/index.ts';
 import type { Instruction } from '../src/asm/instruction.ts';
 import { loadObject } from '../src/attach/object.ts';
 import { ensureBpffs } from '../src/syscall/bpffs.ts';
+import { summary, timeMs as time } from './support/timing.ts';
 
 const N = Number(process.argv[2] ?? 40);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-function stats(label: string, xs: number[]): void {
-  const s = [...xs].sort((a, b) => a - b);
-  const med = s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-  console.log(`${label.padEnd(64)} min ${s[0]!.toFixed(3).padStart(9)} ms   median ${med.toFixed(3).padStart(9)} ms   (n=${s.length})`);
-}
-const time = (fn: () => void): number => { const t = process.hrtime.bigint(); fn(); return Number(process.hrtime.bigint() - t) / 1e6; };
+const stats = (label: string, xs: number[]): void => console.log(summary(label, xs, 64));
 
 const dir = mkdtempSync(path.join(tmpdir(), 'tsbpf-bench-elf-'));
 const mnt = path.join(dir, 'bpffs');

@@ -8,33 +8,17 @@
  * For `tc` the programs are pinned in a private bpffs mount, since tc takes no fd.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureBpffs } from '../src/syscall/bpffs.ts';
-import type { Program } from '../src/syscall/program.ts';
 import * as nl from '../src/netlink/index.ts';
 import { loadSchedCls } from '../test/fixtures/netlink/load-prog.ts';
+import { withVethBench } from './support/veth-bench.ts';
+import { summary, timeMs as time } from './support/timing.ts';
 
 const N = Number(process.argv[2] ?? 50);
-const ns = `tsbpfbench${process.pid}`;
-const ip = (...a: string[]) => execFileSync('ip', a);
 
-function stats(label: string, xs: number[]): void {
-  const s = [...xs].sort((a, b) => a - b);
-  const med = s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-  console.log(`${label.padEnd(60)} min ${s[0]!.toFixed(3).padStart(8)} ms   median ${med.toFixed(3).padStart(8)} ms   (n=${s.length})`);
-}
+const stats = (label: string, xs: number[]): void => console.log(summary(label, xs, 60));
 
-const time = (fn: () => void): number => { const t = process.hrtime.bigint(); fn(); return Number(process.hrtime.bigint() - t) / 1e6; };
-
-ip('netns', 'add', ns);
-const progs: Program[] = [];
-let bpffs: string | undefined;
-try {
-  ip('-n', ns, 'link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'vb');
-  ip('-n', ns, 'link', 'set', 'va', 'up');
-  ip('-n', ns, 'link', 'set', 'vb', 'up');
+withVethBench('tsbpfbench', ({ ns, bpffs, progs }) => {
   const pIn = loadSchedCls('bench_in'), pEg = loadSchedCls('bench_eg');
   progs.push(pIn, pEg);
   const fdIn = pIn.fd, fdEg = pEg.fd;
@@ -74,8 +58,6 @@ try {
   }
 
   // 3. The tutorial's four tc commands, as subprocesses.
-  bpffs = mkdtempSync(join(tmpdir(), 'tsbpf-bench-bpffs-'));
-  ensureBpffs({ path: bpffs }); // a private mount, removed below
   pIn.pin(join(bpffs, 'in'));
   pEg.pin(join(bpffs, 'eg'));
   const tc = (...a: string[]) => { const r = spawnSync('tc', ['-n', ns, ...a]); if (r.status !== 0) throw new Error(`tc ${a.join(' ')}: ${r.stderr}`); };
@@ -84,8 +66,8 @@ try {
     tcAttach.push(time(() => {
       tc('qdisc', 'add', 'dev', 'va', 'clsact');
       tc('qdisc', 'add', 'dev', 'vb', 'clsact');
-      tc('filter', 'add', 'dev', 'va', 'ingress', 'bpf', 'da', 'object-pinned', join(bpffs!, 'in'));
-      tc('filter', 'add', 'dev', 'vb', 'egress', 'bpf', 'da', 'object-pinned', join(bpffs!, 'eg'));
+      tc('filter', 'add', 'dev', 'va', 'ingress', 'bpf', 'da', 'object-pinned', join(bpffs, 'in'));
+      tc('filter', 'add', 'dev', 'vb', 'egress', 'bpf', 'da', 'object-pinned', join(bpffs, 'eg'));
     }));
     tcDetach.push(time(() => { tc('qdisc', 'del', 'dev', 'va', 'clsact'); tc('qdisc', 'del', 'dev', 'vb', 'clsact'); }));
   }
@@ -96,11 +78,4 @@ try {
   stats('tsbpf detach (2 qdisc deletes)', detach);
   stats('tc: 4 commands (qdisc add x2, filter add x2)', tcAttach);
   stats('tc: 2 commands (qdisc del x2)', tcDetach);
-} finally {
-  for (const p of progs) p.close();
-  if (bpffs) {
-    spawnSync('umount', [bpffs]);
-    try { rmdirSync(bpffs); } catch { rmSync(bpffs, { recursive: true, force: true }); }
-  }
-  execFileSync('ip', ['netns', 'del', ns]);
-}
+});

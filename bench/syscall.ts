@@ -12,23 +12,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BPF_F_MMAPABLE, createMap, u32, u64 } from '../src/syscall/index.ts';
+import { bestOf as minOf, timeNs as time } from './support/timing.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ITERS = Number(process.env.ITERS ?? 1_000_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const N = 512;
 
-function minOf(rounds: number, fn: () => number): number {
-  let best = Infinity;
-  for (let r = 0; r < rounds; r++) best = Math.min(best, fn());
-  return best;
-}
-
-function time(fn: () => void): number {
-  const t0 = process.hrtime.bigint();
-  fn();
-  return Number(process.hrtime.bigint() - t0);
-}
 
 function cBaseline(): number | null {
   try { execFileSync('gcc', ['--version'], { stdio: 'ignore' }); } catch { return null; }

@@ -14,21 +14,13 @@ import { r0, r1, r2, r3, r4 } from '../src/asm/register.ts';
 import { Vm } from '../src/vm/index.ts';
 import { udpFrame } from '../src/frame/index.ts';
 import { mesStart, maps } from '../programs/mes_pkt/probe.ts';
+import { bestOf, timeNs as ns } from './support/timing.ts';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const LOOP = 32768;
 const GOLDEN = 0x9e3779b97f4a7c15n;
 
-function best(fn: () => number): number {
-  let b = Infinity;
-  for (let r = 0; r < ROUNDS; r++) b = Math.min(b, fn());
-  return b;
-}
-function ns(fn: () => void): number {
-  const t0 = process.hrtime.bigint();
-  fn();
-  return Number(process.hrtime.bigint() - t0);
-}
+const best = (measure: () => number): number => bestOf(ROUNDS, measure);
 
 // 1. the ALU loop: r0 = mix of the counter, 64-bit all the way
 const aluLoop: ProgramSpec = program({ name: 'alu_loop', type: 'xdp' }, (b) => {

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { json, main, parse, UsageError } from '../src/command.ts';
 import { program, r0, r1, r2, r6, r10, type ProgramSpec, type ProgramType } from '../src/asm/index.ts';
 import { createMap, type BpfMap, type MapSpec } from '../src/syscall/map.ts';
-import { u32, u64 } from '../src/syscall/codec.ts';
+import { u32, u64 } from '../src/codec.ts';
 import { loadProgram } from '../src/syscall/program.ts';
 import { attachUprobe, resolveUprobe } from '../src/attach/uprobe.ts';
 

@@ -15,7 +15,7 @@ import path from 'node:path';
 import type { ElfCollection, ElfMapSpec, ElfProgramSpec } from '../elf/spec.ts';
 import { attr, MAP_ELEM } from '../syscall/attr.ts';
 import { ensureBpffs } from '../syscall/bpffs.ts';
-import { bytes, u32 } from '../syscall/codec.ts';
+import { bytes, u32 } from '../codec.ts';
 import { Cmd } from '../syscall/constants.ts';
 import { VerifierError, check } from '../syscall/errors.ts';
 import { createMap, createOrOpenPinned, type BpfMap } from '../syscall/map.ts';

@@ -12,10 +12,11 @@
  * --value take a number (decimal or 0x…) for such sizes, or hex bytes ("01 02 03" / hex:010203).
  */
 import {
-  BPF_ANY, BPF_EXIST, BPF_F_RDONLY, BPF_NOEXIST, BpfError, BpfMap, bytes as bytesCodec, defaultSys, fdInfo, fdKind, listMaps,
-  mapFdById, mapInfo, openPinnedFd, specFromInfo, type MapInfo,
+  BPF_ANY, BPF_EXIST, BPF_F_RDONLY, BPF_NOEXIST, BpfError, BpfMap, bytes as bytesCodec, defaultSys, fdInfo, listMaps,
+  mapFdById, mapInfo, openPinnedAs, specFromInfo, type MapInfo,
 } from '../syscall/index.ts';
-import { int, json, parse, splitCommand, table, UsageError } from '../command.ts';
+import { json, parse, splitCommand, table, UsageError } from '../command.ts';
+import { objectArg } from './args.ts';
 import { decodeBtf, formatValue, type Formatted } from '../btf/index.ts';
 import { btfById, mapBtfIds } from '../syscall/btf.ts';
 
@@ -48,8 +49,6 @@ type RawMap = BpfMap<Uint8Array, Uint8Array>;
 
 /** Open the map a command names, with raw byte codecs: `5`, `id 5`, `pinned PATH` or `PATH`. */
 export function openMapArg(args: readonly string[], opts: { readonly?: boolean } = {}): RawMap {
-  const [a, b] = args;
-  if (a === undefined) throw new UsageError(`missing map (an id or a pinned path)\n\n${usage}`);
   // Raw byte codecs sized from what the kernel says the map is.
   const adopt = (fd: number): RawMap => {
     try {
@@ -61,20 +60,9 @@ export function openMapArg(args: readonly string[], opts: { readonly?: boolean }
     }
   };
   const byId = (id: number): RawMap => adopt(mapFdById(id, opts.readonly ? BPF_F_RDONLY : 0));
-  const byPath = (path: string): RawMap => {
-    const fd = openPinnedFd(path, { readonly: opts.readonly });
-    if (fdKind(fd) !== 'map') {
-      defaultSys.close(fd);
-      throw new Error(`the object pinned at ${path} is not a map`);
-    }
-    return adopt(fd);
-  };
-  if (a === 'id') return byId(int(b, 'map id'));
-  if (a === 'pinned') {
-    if (!b) throw new UsageError('missing path after pinned');
-    return byPath(b);
-  }
-  return /^\d+$/.test(a) ? byId(Number(a)) : byPath(a);
+  const byPath = (path: string): RawMap => adopt(openPinnedAs(path, 'map', { readonly: opts.readonly }));
+  const o = objectArg(args, 'map', usage);
+  return 'id' in o ? byId(o.id) : byPath(o.path);
 }
 
 /** One map as bpftool --json prints it. */

@@ -5,7 +5,7 @@
  */
 import { netList } from '../attach/net.ts';
 import { dispatch, json, parse } from '../command.ts';
-import { devArg } from './tc.ts';
+import { devArg } from './net-attach.ts';
 
 const usage = `usage: tsbpf net <command> [options]
 

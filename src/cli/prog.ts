@@ -8,14 +8,15 @@
  *   run <id|path> --data FILE|FRAME -> PROG_TEST_RUN (data_in, repeat), printing retval and duration;
  *                               FRAME is a description built by src/frame (udp:dport=5001)
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { FRAME_SPEC_HELP, FrameError, describeFrame, frameFromSpec, isFrameSpec } from '../frame/index.ts';
+import { writeFileSync } from 'node:fs';
+import { FRAME_SPEC_HELP, describeFrame } from '../frame/index.ts';
 import {
   fdInfo, listInstructions, listPrograms, loadedAt, openPinnedProgram, openProgramById, progInfo, rawInstructions,
   type Program, type ProgInfo,
 } from '../syscall/index.ts';
 import { formatInstruction } from '../asm/disasm.ts';
 import { int, json, parse, splitCommand, table, UsageError } from '../command.ts';
+import { objectArg, packetArg } from './args.ts';
 
 const usage = `usage: tsbpf prog <command> [options]
 
@@ -53,30 +54,8 @@ const options = {
 
 /** Open the program a command names: `5`, `id 5`, `pinned /sys/fs/bpf/p` or `/sys/fs/bpf/p`. */
 export function openProgramArg(args: readonly string[]): Program {
-  const [a, b] = args;
-  if (a === undefined) throw new UsageError(`missing program (an id or a pinned path)\n\n${usage}`);
-  if (a === 'id') return openProgramById(int(b, 'program id'));
-  if (a === 'pinned') {
-    if (!b) throw new UsageError('missing path after pinned');
-    return openPinnedProgram(b);
-  }
-  if (/^\d+$/.test(a)) return openProgramById(Number(a));
-  return openPinnedProgram(a);
-}
-
-/**
- * The packet `--data` names: an existing file's bytes, else a frame description
- * (udp:dport=5001); a file that exists wins over a description of the same spelling.
- */
-export function packetArg(text: string): Uint8Array {
-  if (existsSync(text)) return new Uint8Array(readFileSync(text));
-  if (!isFrameSpec(text)) throw new UsageError(`--data ${text}: no such file, and not a frame description\n\n${FRAME_SPEC_HELP}`);
-  try {
-    return frameFromSpec(text);
-  } catch (e) {
-    if (e instanceof FrameError) throw new UsageError(`--data ${text}: ${e.message}\n\n${FRAME_SPEC_HELP}`);
-    throw e;
-  }
+  const o = objectArg(args, 'program', usage);
+  return 'id' in o ? openProgramById(o.id) : openPinnedProgram(o.path);
 }
 
 /** One program as bpftool --json prints it (the fields both know). */

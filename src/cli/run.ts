@@ -9,9 +9,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { ProgramSpec, ProgramType } from '../asm/program.ts';
 import { EntryError, pickEntry, programsIn } from '../verifier/module.ts';
 import { formatStep, Vm, VmError, VmFault, type VmRunResult, type TraceStep, type VmMap } from '../vm/index.ts';
-import { FRAME_SPEC_HELP, FrameError, frameFromSpec, isFrameSpec } from '../frame/index.ts';
+import { FRAME_SPEC_HELP } from '../frame/index.ts';
 import { ElfError, readElf } from '../elf/index.ts';
 import { int, json, parse, UsageError } from '../command.ts';
+import { packetArg, readBytes } from './args.ts';
 
 const usage = `usage: tsbpf run MODULE.ts|FILE.o|FILE.bin [--entry NAME] [--data FRAME] [--trace] [--json]
 
@@ -52,14 +53,6 @@ const options = {
   trace: { type: 'boolean' }, json: { type: 'boolean' },
 } as const;
 
-function readBytes(file: string, what: string): Uint8Array {
-  try {
-    return new Uint8Array(readFileSync(file));
-  } catch (e) {
-    throw new UsageError(`cannot read ${what} '${file}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-}
-
 /** An ELF file: the name says .o, or the bytes start with \x7fELF. */
 function isElf(file: string): boolean {
   if (/\.o$/i.test(file)) return true;
@@ -86,18 +79,6 @@ function elfEntry(file: string, name: string | undefined, type: ProgramType | un
   const hit = progs.filter((p) => p.name === name || p.symbol === name || p.section === name);
   if (hit.length !== 1) throw new UsageError(`${file}: ${hit.length ? `'${name}' names ${hit.length} programs (use the function name)` : `no program or section '${name}'`}; its programs:\n${list}`);
   return hit[0]!;
-}
-
-/** --data: a file of packet bytes, or a frame description (udp:dport=5001). */
-function frameArg(text: string): Uint8Array {
-  if (existsSync(text)) return readBytes(text, 'the frame');
-  if (!isFrameSpec(text)) throw new UsageError(`--data ${text}: no such file, and not a frame description\n\n${FRAME_SPEC_HELP}`);
-  try {
-    return frameFromSpec(text);
-  } catch (e) {
-    if (e instanceof FrameError) throw new UsageError(`--data ${text}: ${e.message}\n\n${FRAME_SPEC_HELP}`);
-    throw e;
-  }
 }
 
 /** A map's non-zero entries (arrays hold max_entries zeros; those are not news). */
@@ -151,7 +132,7 @@ export async function run(argv: string[]): Promise<number> {
     label = file;
   }
   const type = isElf(file) ? undefined : v.type as ProgramType | undefined;
-  const data = v.data === undefined ? undefined : frameArg(v.data);
+  const data = v.data === undefined ? undefined : packetArg(v.data);
   const mem = v.mem ? readBytes(v.mem, 'the memory') : undefined;
   const repeat = int(v.repeat, '--repeat', 1);
   if (repeat < 1) throw new UsageError('--repeat must be at least 1');

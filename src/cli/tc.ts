@@ -16,15 +16,10 @@
  * A tcx link ends with the process that holds it, so the CLI pins every link it creates;
  * `tc detach` (or `tsbpf link detach`) removes the link and its pin.
  */
-import { attachTc, defaultLinkPin, detachLinkById, netList, tcxQuery, type Anchor, type TcHook, type TcMode } from '../attach/index.ts';
-import { detachBpf, listFilters, routeSocket, type FilterSelector } from '../netlink/index.ts';
-import { openPinnedProgram, openProgramById, type Program } from '../syscall/program.ts';
+import { attachTc, detachLinkById, netList, tcxQuery, type Anchor, type TcHook, type TcMode } from '../attach/index.ts';
+import { detachBpf, listFilters, routeSocket, type Filter, type FilterSelector } from '../netlink/index.ts';
 import { dispatch, int, json, parse, table, UsageError } from '../command.ts';
-
-const common = `options:
-  --netns NAME   work inside network namespace NAME (/var/run/netns/NAME)
-  --json         print JSON instead of text
-  -h, --help     show this help`;
+import { devArg, keepAttached, netnsHelp as common, netnsOptions as shared, programArg } from './net-attach.ts';
 
 const usage = `usage: tsbpf tc <command> [options]
 
@@ -86,23 +81,9 @@ Removes programs from a hook. The clsact qdisc stays.
 ${common}
 `;
 
-const shared = { netns: { type: 'string' }, json: { type: 'boolean' } } as const;
-
 function hookArg(v: string | undefined, u: string): TcHook {
   if (v === 'ingress' || v === 'egress') return v;
   throw new UsageError(`${v === undefined ? 'missing hook' : `unknown hook '${v}'`}: expected ingress or egress\n\n${u}`);
-}
-
-export function devArg(v: string | undefined, u: string): string | number {
-  if (!v) throw new UsageError(`missing interface name\n\n${u}`);
-  // A bare number is an ifindex, as in `ip link show index N`; names are never all digits in practice.
-  return /^\d+$/.test(v) ? Number(v) : v;
-}
-
-/** --id or --pinned: the program, opened (the caller closes it). */
-export function programArg(values: { id?: string; pinned?: string }, u: string): Program {
-  if ((values.id === undefined) === (values.pinned === undefined)) throw new UsageError(`give exactly one of --id or --pinned\n\n${u}`);
-  return values.id !== undefined ? openProgramById(int(values.id, '--id')) : openPinnedProgram(values.pinned!);
 }
 
 function anchorArg(v: string | undefined, flag: string, edge: string): Anchor | undefined {
@@ -112,6 +93,14 @@ function anchorArg(v: string | undefined, flag: string, edge: string): Anchor | 
   if (m) return { linkId: Number(m[1]) };
   if (/^\d+$/.test(v)) return { progId: Number(v) };
   throw new UsageError(`${flag} takes '${edge}', a program id, or link:<id>; got '${v}'`);
+}
+
+/** A cls_bpf filter as `tc list --json` and `tc attach --json` print it. */
+function filterJson(f: Filter): Record<string, unknown> {
+  return {
+    mode: 'cls_bpf', hook: f.hook, priority: f.priority, handle: f.handle, kind: f.kind, protocol: f.protocol, chain: f.chain,
+    progId: f.bpf?.progId, name: f.bpf?.name, tag: f.bpf?.tag, directAction: f.bpf?.directAction, flags: f.bpf?.flags, flagsGen: f.bpf?.flagsGen,
+  };
 }
 
 // ---- commands -------------------------------------------------------------------------------
@@ -129,10 +118,7 @@ async function list(argv: string[]): Promise<number> {
   if (a.values.json) {
     process.stdout.write(json([
       ...tcx.map((e) => ({ mode: 'tcx', hook: e.kind.slice(4), progId: e.prog_id, name: e.name, linkId: e.link_id, revision: revisions[e.kind.slice(4)] })),
-      ...filters.map((f) => ({
-        mode: 'cls_bpf', hook: f.hook, priority: f.priority, handle: f.handle, kind: f.kind, protocol: f.protocol, chain: f.chain,
-        progId: f.bpf?.progId, name: f.bpf?.name, tag: f.bpf?.tag, directAction: f.bpf?.directAction, flags: f.bpf?.flags, flagsGen: f.bpf?.flagsGen,
-      })),
+      ...filters.map(filterJson),
     ]));
     return 0;
   }
@@ -179,17 +165,7 @@ async function attach(argv: string[]): Promise<number> {
   });
   if (h.kind === 'tcx') {
     const info = h.info();
-    let pinned: string | undefined;
-    if (info.created.length) {
-      try {
-        pinned = v.pin ?? defaultLinkPin(info.linkId!);
-        h.pin(pinned);
-      } catch (e) {
-        h.detach();
-        throw e;
-      }
-    }
-    h.release();
+    const pinned = keepAttached(h, info.created.length ? info.linkId : undefined, v.pin);
     if (v.json) process.stdout.write(json({ mode: 'tcx', dev, hook, progId: info.progId, linkId: info.linkId, pinned, replaced: !info.created.length }));
     else process.stdout.write(`attached program ${info.progId} to ${dev} ${hook} as tcx link ${info.linkId}${pinned ? ` (pinned at ${pinned})` : ' (replaced its program)'}\n`);
     return 0;
@@ -198,11 +174,7 @@ async function attach(argv: string[]): Promise<number> {
   const created = h.info().created.includes('clsact qdisc');
   h.release();
   if (v.json) {
-    process.stdout.write(json({
-      mode: 'cls_bpf', hook: f.hook, priority: f.priority, handle: f.handle, kind: f.kind, protocol: f.protocol, chain: f.chain,
-      progId: f.bpf?.progId, name: f.bpf?.name, tag: f.bpf?.tag, directAction: f.bpf?.directAction, flags: f.bpf?.flags, flagsGen: f.bpf?.flagsGen,
-      qdiscCreated: created,
-    }));
+    process.stdout.write(json({ ...filterJson(f), qdiscCreated: created }));
   } else {
     process.stdout.write(`attached ${f.bpf?.progId !== undefined ? `program ${f.bpf.progId}` : 'program'} to ${dev} ${hook}: priority ${f.priority} handle 0x${f.handle.toString(16)} name ${f.bpf?.name ?? ''}${created ? ' (added clsact qdisc)' : ''}\n`);
   }

@@ -9,15 +9,10 @@
  *   --flags skb|drv|hw-> XDP_FLAGS_SKB_MODE | DRV_MODE | HW_MODE
  *   --replace         -> netlink: no XDP_FLAGS_UPDATE_IF_NOEXIST; link: LINK_UPDATE of the XDP link
  */
-import { attachXdp, defaultLinkPin, detachLinkById, netList, type XdpAttachMode, type XdpMode } from '../attach/index.ts';
+import { attachXdp, detachLinkById, netList, type XdpAttachMode, type XdpMode } from '../attach/index.ts';
 import { routeSocket, setXdp } from '../netlink/index.ts';
 import { dispatch, json, parse, table, UsageError } from '../command.ts';
-import { devArg, programArg } from './tc.ts';
-
-const common = `options:
-  --netns NAME   work inside network namespace NAME (/var/run/netns/NAME)
-  --json         print JSON instead of text
-  -h, --help     show this help`;
+import { devArg, keepAttached, netnsHelp as common, netnsOptions as shared, programArg } from './net-attach.ts';
 
 const usage = `usage: tsbpf xdp <command> [options]
 
@@ -56,8 +51,6 @@ const listUsage = `usage: tsbpf xdp list [<dev>] [--netns NAME] [--json]
 ${common}
 `;
 
-const shared = { netns: { type: 'string' }, json: { type: 'boolean' } } as const;
-
 async function list(argv: string[]): Promise<number> {
   const a = parse(argv, shared, listUsage);
   if (!a) return 0;
@@ -85,17 +78,7 @@ async function attach(argv: string[]): Promise<number> {
   using prog = programArg(v, attachUsage);
   const h = attachXdp(prog, dev, { mode, netns: v.netns, replace: v.replace ?? false, ...(v.flags ? { flags: v.flags as XdpMode } : {}) });
   const info = h.info();
-  let pinned: string | undefined;
-  if (h.kind === 'xdp_link' && info.created.length) {
-    try {
-      pinned = v.pin ?? defaultLinkPin(info.linkId!);
-      h.pin(pinned);
-    } catch (e) {
-      h.detach();
-      throw e;
-    }
-  }
-  h.release();
+  const pinned = keepAttached(h, h.kind === 'xdp_link' && info.created.length ? info.linkId : undefined, v.pin);
   if (v.json) process.stdout.write(json({ mode, dev, ifindex: info.ifindex, progId: info.progId, xdpMode: info.xdpMode, linkId: info.linkId, pinned }));
   else process.stdout.write(`attached program ${info.progId} to ${dev} XDP${info.xdpMode ? ` (${info.xdpMode})` : ''}${info.linkId ? ` as link ${info.linkId}` : ' over netlink'}${pinned ? ` (pinned at ${pinned})` : ''}\n`);
   return 0;

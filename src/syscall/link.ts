@@ -11,9 +11,10 @@
  */
 import { LINK_CREATE, LINK_DETACH, LINK_INFO, LINK_UPDATE, PROG_QUERY, alloc, attr, dv, readU32, readU64, write } from './attr.ts';
 import { AttachFlags, Cmd, attachTypeName, linkTypeName } from './constants.ts';
-import { objGet, objGetInfoByFd, objPin, getFdById, getNextId } from './bpf.ts';
+import { objGetInfoByFd, objPin, getFdById, getNextId } from './bpf.ts';
 import { BpfError, check, type BpfErrorContext } from './errors.ts';
-import { defaultSys, expectKind, type Sys } from './sys.ts';
+import { defaultSys, type Sys } from './sys.ts';
+import { openPinnedAs } from './pin.ts';
 
 const ENOSPC = 28, ENOENT = 2;
 
@@ -203,14 +204,7 @@ export class BpfLink implements Disposable {
 
 /** A pinned link (BPF_OBJ_GET); something else pinned there is an error naming what it is. */
 export function openPinnedLink(path: string, sys: Sys = defaultSys): BpfLink {
-  const fd = objGet(sys, path);
-  try {
-    expectKind(sys, fd, 'link', path);
-  } catch (e) {
-    sys.close(fd);
-    throw e;
-  }
-  return new BpfLink(fd, sys);
+  return new BpfLink(openPinnedAs(path, 'link', { sys }), sys);
 }
 
 /** A link by its kernel id (BPF_LINK_GET_FD_BY_ID). */

@@ -14,21 +14,19 @@ import {
   BPF_ANY, Cmd, MapFlags, mapTypeId, type MapType,
 } from './constants.ts';
 import { BpfError, PinMismatchError } from './errors.ts';
-import { defaultCodec, type Codec } from './codec.ts';
-import { mapCreate, mapDeleteElem, mapGetNextKey, mapLookupBatch, objGet, objPin } from './bpf.ts';
+import { defaultCodec, type Codec, type Scalar } from '../codec.ts';
+import { mapCreate, mapDeleteElem, mapGetNextKey, mapLookupBatch, objPin } from './bpf.ts';
 import { mapFdById, mapInfo, type MapInfo } from './info.ts';
 import { possibleCpus } from './cpus.ts';
 import { loadBtf, type BtfHandle } from './btf.ts';
 import { ctypesToBtf, defaultCType } from '../btf/ctype.ts';
 import { encodeBtf } from '../btf/encode.ts';
-import { defaultSys, expectKind, type Sys } from './sys.ts';
+import { defaultSys, type Sys } from './sys.ts';
+import { openPinnedAs } from './pin.ts';
 
 const ENOENT = 2, ENOSPC = 28;
 
 export type { MapSpec } from '../asm/map-spec.ts';
-
-/** The scalar types the default codecs produce: u32 as number, u64 as bigint, else bytes. */
-export type Scalar = number | bigint | Uint8Array;
 
 export interface MapOptions<K, V> {
   readonly key?: Codec<K>;
@@ -426,10 +424,8 @@ export function mapDifferences(actual: MapSpec, expect: OpenPinnedOptions<unknow
  */
 export function openPinnedMap<K = Scalar, V = Scalar>(path: string, opts: OpenPinnedOptions<K, V> = {}): BpfMap<K, V> {
   const sys = opts.sys ?? defaultSys;
-  const flags = (opts.readonly ? MapFlags.RDONLY : 0) | (opts.writeonly ? MapFlags.WRONLY : 0);
-  const fd = objGet(sys, path, flags);
+  const fd = openPinnedAs(path, 'map', { sys, readonly: opts.readonly, writeonly: opts.writeonly });
   try {
-    expectKind(sys, fd, 'map', path);
     const info = mapInfo(fd, sys);
     const actual = specFromInfo(info);
     if (opts.expect) {

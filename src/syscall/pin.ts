@@ -6,7 +6,7 @@
 import { rmSync, unlinkSync } from 'node:fs';
 import { objGet, objPin } from './bpf.ts';
 import { BPF_F_RDONLY, BPF_F_WRONLY } from './constants.ts';
-import { defaultSys, fdKind, type FdKind, type Sys } from './sys.ts';
+import { defaultSys, expectKind, fdKind, type FdKind, type Sys } from './sys.ts';
 
 /** Pin any bpf fd at path (BPF_OBJ_PIN). */
 export function pinFd(fd: number, path: string, sys: Sys = defaultSys): void {
@@ -17,6 +17,22 @@ export function pinFd(fd: number, path: string, sys: Sys = defaultSys): void {
 export function openPinnedFd(path: string, opts: { readonly?: boolean; writeonly?: boolean; sys?: Sys } = {}): number {
   const flags = (opts.readonly ? BPF_F_RDONLY : 0) | (opts.writeonly ? BPF_F_WRONLY : 0);
   return objGet(opts.sys ?? defaultSys, path, flags);
+}
+
+/**
+ * Open what is pinned at path as the kind the caller wants (BPF_OBJ_GET): anything else pinned
+ * there is an error naming what it is, with its fd closed. The caller owns the fd it returns.
+ */
+export function openPinnedAs(path: string, kind: FdKind, opts: { readonly?: boolean; writeonly?: boolean; sys?: Sys } = {}): number {
+  const sys = opts.sys ?? defaultSys;
+  const fd = openPinnedFd(path, opts);
+  try {
+    expectKind(sys, fd, kind, path);
+  } catch (e) {
+    sys.close(fd);
+    throw e;
+  }
+  return fd;
 }
 
 /** What is pinned at path: 'prog', 'map', 'link' (opens and closes an fd). */

@@ -12,13 +12,14 @@ import type { ProgramSpec } from '../asm/program.ts';
 import { disassemble, formatInstruction, type ListingOptions } from '../asm/disasm.ts';
 import { dv } from './attr.ts';
 import { BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, LogLevel, attachTypeId, progTypeId } from './constants.ts';
-import { objGet, objPin, progLoad, progTestRun, type ProgLoadParams, type ProgLoadResult } from './bpf.ts';
+import { objPin, progLoad, progTestRun, type ProgLoadParams, type ProgLoadResult } from './bpf.ts';
 import { loadBtf, type BtfHandle } from './btf.ts';
 import { BpfError, VerifierError } from './errors.ts';
 import { programBtf } from '../btf/from-program.ts';
 import { progFdById, progInfo, type ProgInfo } from './info.ts';
 import { isLiveMap, type BpfMap } from './map.ts';
-import { defaultSys, expectKind, type Sys } from './sys.ts';
+import { defaultSys, type Sys } from './sys.ts';
+import { openPinnedAs } from './pin.ts';
 
 /** Live maps for a program's references: a list (matched by spec object or name), by name, or keyed by ref. */
 export type MapBindings =
@@ -333,12 +334,5 @@ export function openProgramById(id: number, sys: Sys = defaultSys): Program {
 
 /** A pinned program (BPF_OBJ_GET). */
 export function openPinnedProgram(path: string, sys: Sys = defaultSys): Program {
-  const fd = objGet(sys, path);
-  try {
-    expectKind(sys, fd, 'prog', path);
-  } catch (e) {
-    sys.close(fd);
-    throw e;
-  }
-  return programFromFd(fd, sys);
+  return programFromFd(openPinnedAs(path, 'prog', { sys }), sys);
 }

@@ -10,7 +10,7 @@
  *   ringbuf                    reserve/submit/discard/output; drain() takes the records
  *   prog_array                 index -> program, for bpf_tail_call
  */
-import { defaultCodec, type Codec, type Scalar } from './codec.ts';
+import { defaultCodec, type Codec, type Scalar } from '../codec.ts';
 import type { Memory, Region } from './memory.ts';
 
 export const BPF_ANY = 0, BPF_NOEXIST = 1, BPF_EXIST = 2;

@@ -20,7 +20,7 @@ import { VmError, VmFault } from './errors.ts';
 import { StepRecorder, type TraceStep } from './trace.ts';
 import { makeHelpers, unknownHelper, type HelperTable } from './helpers.ts';
 import { VmMap, type VmMapSpec } from './maps.ts';
-import type { Codec } from './codec.ts';
+import type { Codec } from '../codec.ts';
 import { atomicRmw, CTX_BASE, MAX_FRAMES, MEM_BASE, Memory, PACKET_BASE, loadInto, makeRegion, type Region } from './memory.ts';
 
 /** The kernel's MAX_TAIL_CALL_CNT. */

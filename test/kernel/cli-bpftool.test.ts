@@ -9,10 +9,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TC_ACT_OK, TC_ACT_SHOT, ETH_HLEN, IPV4_HLEN, UDP_HLEN, htons, program, r0, r1, r2, r3, skb, udp } from '../../src/asm/index.ts';
+import { TC_ACT_OK, TC_ACT_SHOT } from '../../src/asm/index.ts';
 import { createMap, ensureBpffs, loadProgram, removePinDir, u32, u64, type MapSpec } from '../../src/syscall/index.ts';
 import { kernelSuite, sh, uniqueName } from '../support/kernel.ts';
 import { FRAMES, MATCH_SPEC } from '../support/frames.ts';
+import { udpCounter } from '../support/attach-net.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -36,29 +37,8 @@ const pick = (o: Record<string, unknown>, keys: readonly string[]) => Object.fro
 const cntSpec: MapSpec = { name: 'cli_cnt', type: 'array', keySize: 4, valueSize: 8, maxEntries: 4 };
 const tupleSpec: MapSpec = { name: 'cli_tuple', type: 'hash', keySize: 6, valueSize: 3, maxEntries: 8 };
 
-/** UDP to 5001 -> TC_ACT_SHOT and cnt[0] += 1. */
-const prog = program({ name: 'cli_udp', type: 'sched_cls' }, (b) => {
-  b.ldx('u32', r2, r1, skb.data_end);
-  b.ldx('u32', r1, r1, skb.data);
-  b.mov(r3, r1);
-  b.add(r3, ETH_HLEN + IPV4_HLEN + UDP_HLEN);
-  b.jgt(r3, r2, 'pass');
-  b.ldField(r2, r1, udp.dest, ETH_HLEN + IPV4_HLEN);
-  b.jne(r2, htons(5001), 'pass');
-  b.st('u32', 'r10', -4, 0);
-  b.mov(r2, 'r10');
-  b.add(r2, -4);
-  b.ldMap(r1, cntSpec);
-  b.call('map_lookup_elem');
-  b.jeq(r0, 0, 'pass');
-  b.mov(r1, 1);
-  b.atomic('add', 'u64', r0, 0, r1);
-  b.mov(r0, TC_ACT_SHOT);
-  b.exit();
-  b.label('pass');
-  b.mov(r0, TC_ACT_OK);
-  b.exit();
-});
+/** UDP to 5001 -> TC_ACT_SHOT and cnt[0] += 1; anything else -> TC_ACT_OK. */
+const prog = udpCounter('cli_udp', 'sched_cls', cntSpec, TC_ACT_SHOT, 5001, TC_ACT_OK);
 
 const s = kernelSuite('cli vs bpftool');
 

@@ -49,6 +49,19 @@ function frame(port = 5001): Uint8Array {
   return f;
 }
 
+/**
+ * A veth pair a <-> b in ns, both up, a at <net>.1/24 with a static neighbour entry for <net>.2
+ * at b's MAC: a datagram sent from a to <net>.2 leaves a's egress and arrives at b's ingress.
+ */
+function vethPair(ns: string, a: string, b: string, net: string): void {
+  sh('ip', ['-n', ns, 'link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
+  sh('ip', ['-n', ns, 'addr', 'add', `${net}.1/24`, 'dev', a]);
+  sh('ip', ['-n', ns, 'link', 'set', a, 'up']);
+  sh('ip', ['-n', ns, 'link', 'set', b, 'up']);
+  const mac = /link\/ether (\S+)/.exec(sh('ip', ['-n', ns, 'link', 'show', b]))![1]!;
+  sh('ip', ['-n', ns, 'neigh', 'add', `${net}.2`, 'lladdr', mac, 'dev', a]);
+}
+
 const retval = (out: string) => Number(/Return value: (\d+)/.exec(out)?.[1] ?? NaN);
 /** `bpftool map dump` as { key hex: value hex }. */
 function dump(pin: string): Record<string, string> {
@@ -162,12 +175,7 @@ test('the tutorial-style object: loads, attaches on a namespace testbed, records
     const refused = spawnSync('bpftool', ['prog', 'loadall', object('mes_pkt'), path.join(bpffs, 'x'), 'type', 'tc'], { encoding: 'utf8' });
     assert.match(refused.stderr, /legacy map definitions in 'maps' section are not supported/);
 
-    sh('ip', ['-n', ns, 'link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
-    sh('ip', ['-n', ns, 'addr', 'add', '10.77.0.1/24', 'dev', a]);
-    sh('ip', ['-n', ns, 'link', 'set', a, 'up']);
-    sh('ip', ['-n', ns, 'link', 'set', b, 'up']);
-    const mac = /link\/ether (\S+)/.exec(sh('ip', ['-n', ns, 'link', 'show', b]))![1]!;
-    sh('ip', ['-n', ns, 'neigh', 'add', '10.77.0.2', 'lladdr', mac, 'dev', a]);
+    vethPair(ns, a, b, '10.77.0');
 
     const coll = readElf(new Uint8Array(readFileSync(object('mes_pkt'))), { defaultType: 'sched_cls' });
     obj = loadObject(coll, { bpffs });
@@ -228,12 +236,7 @@ test('tsbpf tc attach --obj: two sections of one object share their maps through
   const globals = path.join(ensureBpffs(), 'tc', 'globals');
   sh('ip', ['netns', 'add', ns]);
   try {
-    sh('ip', ['-n', ns, 'link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
-    sh('ip', ['-n', ns, 'addr', 'add', '10.78.0.1/24', 'dev', a]);
-    sh('ip', ['-n', ns, 'link', 'set', a, 'up']);
-    sh('ip', ['-n', ns, 'link', 'set', b, 'up']);
-    const mac = /link\/ether (\S+)/.exec(sh('ip', ['-n', ns, 'link', 'show', b]))![1]!;
-    sh('ip', ['-n', ns, 'neigh', 'add', '10.78.0.2', 'lladdr', mac, 'dev', a]);
+    vethPair(ns, a, b, '10.78.0');
     tsbpf('tc', 'attach', b, 'ingress', '--obj', file, '--sec', 'ingress', '--netns', ns, '--mode', 'cls_bpf');
     tsbpf('tc', 'attach', a, 'egress', '--obj', file, '--sec', 'egress', '--netns', ns, '--mode', 'cls_bpf');
     sh('ip', ['netns', 'exec', ns, process.execPath, '-e',

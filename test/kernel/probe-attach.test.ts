@@ -16,7 +16,7 @@ import { attachUprobe } from '../../src/attach/uprobe.ts';
 import { attachTracepoint } from '../../src/attach/tracepoint.ts';
 import { attachKprobe, kprobesAvailable } from '../../src/attach/kprobe.ts';
 import { createMap, type BpfMap } from '../../src/syscall/map.ts';
-import { u32, u64 } from '../../src/syscall/codec.ts';
+import { u32, u64 } from '../../src/codec.ts';
 import { loadProgram, type Program } from '../../src/syscall/program.ts';
 import { ensureBpffs } from '../../src/syscall/bpffs.ts';
 import { callCounter, callsSpec, countCalls } from '../../programs/uprobe-count.ts';

@@ -15,37 +15,20 @@ import { loadProgram } from '../../src/syscall/program.ts';
 import { callCounter, callsSpec } from '../../programs/uprobe-count.ts';
 import { createMap } from '../../src/syscall/map.ts';
 import { parseUdp, udpPortFilter } from '../../programs/sockfilter.ts';
-import { kernelSuite, sh, uniqueName } from '../support/kernel.ts';
+import { kernelSuite, sh } from '../support/kernel.ts';
+import { withPair, type Pair } from '../support/attach-net.ts';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const s = kernelSuite('socket filter');
 const openFds = (): number => readdirSync('/proc/self/fd').length;
 
-interface Pair { readonly tx: string; readonly rx: string; readonly txDev: string; readonly rxDev: string }
-
-/** Sender and receiver namespaces joined by a veth pair, 10.77.0.1 -> 10.77.0.2; always removed. */
-async function withPair<R>(fn: (p: Pair) => Promise<R>): Promise<R> {
-  const p: Pair = { tx: uniqueName('tsbpfsft'), rx: uniqueName('tsbpfsfr'), txDev: uniqueName('sft'), rxDev: uniqueName('sfr') };
-  try {
-    sh('ip', ['netns', 'add', p.tx]);
-    sh('ip', ['netns', 'add', p.rx]);
-    sh('ip', ['-n', p.tx, 'link', 'add', p.txDev, 'type', 'veth', 'peer', 'name', p.rxDev, 'netns', p.rx]);
-    sh('ip', ['-n', p.tx, 'addr', 'add', '10.77.0.1/24', 'dev', p.txDev]);
-    sh('ip', ['-n', p.rx, 'addr', 'add', '10.77.0.2/24', 'dev', p.rxDev]);
-    sh('ip', ['-n', p.tx, 'link', 'set', p.txDev, 'up']);
-    sh('ip', ['-n', p.rx, 'link', 'set', p.rxDev, 'up']);
-    return await fn(p);
-  } finally {
-    sh('ip', ['netns', 'del', p.tx], { allowFail: true });
-    sh('ip', ['netns', 'del', p.rx], { allowFail: true });
-  }
-}
+// withPair: sender nsA (a, 10.77.0.1) and receiver nsB (b, 10.77.0.2), always removed.
 
 /** In the sender's namespace: n UDP datagrams to :5001 ("sf-1".."sf-n"), each followed by one to :5002, then a TCP SYN to :5001. */
 function send(p: Pair, n: number): void {
   const script = `for i in $(seq 1 ${n}); do printf 'sf-%d' $i > /dev/udp/10.77.0.2/5001; printf 'other-%d' $i > /dev/udp/10.77.0.2/5002; done; ` +
     `(exec 3<>/dev/tcp/10.77.0.2/5001) 2>/dev/null; true`;
-  sh('ip', ['netns', 'exec', p.tx, 'bash', '-c', script]);
+  sh('ip', ['netns', 'exec', p.nsA, 'bash', '-c', script]);
 }
 
 s('the filter passes exactly the UDP :5001 datagrams sent in its namespace, with their contents, in order', async () => {
@@ -53,7 +36,7 @@ s('the filter passes exactly the UDP :5001 datagrams sent in its namespace, with
     const fds = openFds();
     {
       using prog = loadProgram(udpPortFilter(5001));
-      using sock = attachSocketFilter(prog, { netns: p.rx, ifname: p.rxDev });
+      using sock = attachSocketFilter(prog, { netns: p.nsB, ifname: p.b });
       assert.ok(sock.ifindex > 0);
       const N = 25;
       send(p, N);
@@ -71,7 +54,7 @@ s('the filter passes exactly the UDP :5001 datagrams sent in its namespace, with
 s('the same traffic with a filter for :5002 passes only those, so the filter (not the sender) decides', async () => {
   await withPair(async (p) => {
     using prog = loadProgram(udpPortFilter(5002));
-    using sock = attachSocketFilter(prog, { netns: p.rx, ifname: p.rxDev });
+    using sock = attachSocketFilter(prog, { netns: p.nsB, ifname: p.b });
     send(p, 5);
     const frames = await sock.collect({ timeoutMs: 300 });
     assert.equal(frames.map((f) => new TextDecoder().decode(parseUdp(f.data)!.payload)), ['other-1', 'other-2', 'other-3', 'other-4', 'other-5']);
@@ -81,7 +64,7 @@ s('the same traffic with a filter for :5002 passes only those, so the filter (no
 s('reading does not block the event loop: timers keep firing while frames() waits', async () => {
   await withPair(async (p) => {
     using prog = loadProgram(udpPortFilter(5001));
-    using sock = attachSocketFilter(prog, { netns: p.rx, ifname: p.rxDev });
+    using sock = attachSocketFilter(prog, { netns: p.nsB, ifname: p.b });
     let ticks = 0;
     const timer = setInterval(() => { ticks++; }, 10);
     try {
@@ -98,7 +81,7 @@ s('reading does not block the event loop: timers keep firing while frames() wait
 s('programs/sockfilter.ts prints one tcpdump-like line per datagram, and JSON with --json', async () => {
   await withPair(async (p) => {
     for (const json of [false, true]) {
-      const args = ['--import', 'tsx', path.join(ROOT, 'programs', 'sockfilter.ts'), '--netns', p.rx, '--dev', p.rxDev, '--count', '3', '--timeout', '20', ...(json ? ['--json'] : [])];
+      const args = ['--import', 'tsx', path.join(ROOT, 'programs', 'sockfilter.ts'), '--netns', p.nsB, '--dev', p.b, '--count', '3', '--timeout', '20', ...(json ? ['--json'] : [])];
       const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '', stderr = '';
       child.stdout.on('data', (d: Buffer) => { stdout += d; });
@@ -109,7 +92,7 @@ s('programs/sockfilter.ts prints one tcpdump-like line per datagram, and JSON wi
           child.stderr.on('data', (d: Buffer) => { stderr += d; if (stderr.includes('listening')) resolve(); });
           child.once('exit', () => reject(new Error(`sockfilter exited before listening: ${stderr}`)));
         });
-        sh('ip', ['netns', 'exec', p.tx, 'bash', '-c', 'for i in 1 2 3; do printf x$i > /dev/udp/10.77.0.2/5001; printf y > /dev/udp/10.77.0.2/5002; done']);
+        sh('ip', ['netns', 'exec', p.nsA, 'bash', '-c', 'for i in 1 2 3; do printf x$i > /dev/udp/10.77.0.2/5001; printf y > /dev/udp/10.77.0.2/5002; done']);
         assert.is(await exited, 0, stderr);
       } finally {
         if (child.exitCode === null) { child.kill('SIGKILL'); await exited; }
@@ -133,9 +116,9 @@ s('errors are one line and leave no socket open: missing device, missing namespa
     using kprobe = loadProgram(callCounter(), { maps: [map] });
     const fds = openFds();
     for (const [fn, re] of [
-      [() => attachSocketFilter(prog, { netns: p.rx, ifname: 'nosuch0' }), new RegExp(`^cannot attach socket_filter nosuch0 in network namespace '${p.rx}': no interface named 'nosuch0' in network namespace '${p.rx}'.*ip -n ${p.rx} link`)],
+      [() => attachSocketFilter(prog, { netns: p.nsB, ifname: 'nosuch0' }), new RegExp(`^cannot attach socket_filter nosuch0 in network namespace '${p.nsB}': no interface named 'nosuch0' in network namespace '${p.nsB}'.*ip -n ${p.nsB} link`)],
       [() => attachSocketFilter(prog, { netns: 'tsbpf-no-such-ns', ifname: 'lo' }), /^cannot attach socket_filter lo in network namespace 'tsbpf-no-such-ns': no network namespace 'tsbpf-no-such-ns'/],
-      [() => attachSocketFilter(kprobe, { netns: p.rx }), /program 'count_calls' is a kprobe program, and a socket_filter runs socket_filter programs: load it with type: 'socket_filter'/],
+      [() => attachSocketFilter(kprobe, { netns: p.nsB }), /program 'count_calls' is a kprobe program, and a socket_filter runs socket_filter programs: load it with type: 'socket_filter'/],
     ] as const) {
       let err: unknown;
       try { (fn as () => unknown)(); } catch (e) { err = e; }

@@ -39,10 +39,11 @@ export const TC_ACT_SHOT = 2;
 export const XDP_PASS = 2;
 
 /**
- * cnt[0] += 1 for each IPv4 UDP datagram to `port` (IHL 5), then return `ret` for every packet.
+ * cnt[0] += 1 for each IPv4 UDP datagram to `port` (IHL 5), then return `ret`; every other
+ * packet returns `miss` (by default `ret` too).
  * sched_cls reads data/data_end from __sk_buff (+76/+80), xdp from xdp_md (+0/+4).
  */
-export function udpCounter(name: string, type: 'sched_cls' | 'xdp', cnt: MapSpec, ret: number, port = 5001): ProgramSpec {
+export function udpCounter(name: string, type: 'sched_cls' | 'xdp', cnt: MapSpec, ret: number, port = 5001, miss = ret): ProgramSpec {
   const [data, end] = type === 'xdp' ? [0, 4] : [76, 80];
   return program({ name, type, license: 'GPL' }, (b) => {
     b.ldx('u32', r2, r1, data);
@@ -64,8 +65,10 @@ export function udpCounter(name: string, type: 'sched_cls' | 'xdp', cnt: MapSpec
     b.jeq(r0, 0, 'out');
     b.mov(r1, 1);
     b.atomic('add', 'u64', r0, 0, r1);
-    b.label('out');
     b.mov(r0, ret);
+    b.exit();
+    b.label('out');
+    b.mov(r0, miss);
     b.exit();
   });
 }

@@ -40,7 +40,8 @@ function importGraph(entry: string, opts: { dynamic?: boolean } = {}): Map<strin
 const rel = (f: string): string => path.relative(root, f);
 
 // src/attach/elf-symbols.ts: the uprobe symbol reader parses outside bytes and needs no kernel.
-for (const dir of ['src/asm', 'src/frame', 'src/btf', 'src/errno.ts', 'src/attach/elf-symbols.ts']) {
+// src/codec.ts: the map codecs both the kernel side and the VM use.
+for (const dir of ['src/asm', 'src/frame', 'src/btf', 'src/errno.ts', 'src/codec.ts', 'src/attach/elf-symbols.ts']) {
   test(`${dir} imports nothing outside itself but node: builtins`, () => {
     const entry = dir.endsWith('.ts') ? dir : `${dir}/index.ts`;
     const graph = importGraph(entry);

@@ -13,45 +13,12 @@ import * as raw from '../../src/syscall/bpf.ts';
 import {
   BPF_F_MMAPABLE, BPF_F_RDONLY, BPF_NOEXIST, BpfError, BpfMap, Cmd, LOG_INITIAL_SIZE, LOG_MAX_SIZE, PinMismatchError,
   VerifierError, createMap, ensureBpffs, findBpffs, loadProgram, mapInfo, nextLogSize, openPinnedMap, parseMounts,
-  parseVerifierLog, progInfo, resolveMaps, struct, u32, u64, u8, type Sys,
+  parseVerifierLog, progInfo, resolveMaps, struct, u32, u64, u8,
 } from '../../src/syscall/index.ts';
 import { parseCpuList } from '../../src/syscall/cpus.ts';
+import { FakeSys } from '../support/fake-sys.ts';
 
 const ENOENT = 2, EPERM = 1, EACCES = 13, ENOSPC = 28, EEXIST = 17;
-
-/** A fake kernel: deterministic addresses for buffers, a log of calls, a handler per test. */
-class FakeSys implements Sys {
-  readonly calls: { cmd: number; attr: Uint8Array }[] = [];
-  readonly closed: number[] = [];
-  private readonly byAddr = new Map<bigint, Uint8Array>();
-  private readonly byBuf = new Map<Uint8Array, bigint>();
-  private next = 0x10000n;
-  constructor(public handler: (cmd: number, attr: Uint8Array, k: FakeSys) => number = () => 0) {}
-  addressOf(buf: Uint8Array): bigint {
-    let a = this.byBuf.get(buf);
-    if (a === undefined) {
-      a = this.next;
-      this.next += 0x10000n;
-      this.byBuf.set(buf, a);
-      this.byAddr.set(a, buf);
-    }
-    return a;
-  }
-  /** The buffer a pointer field refers to (what copy_to_user would write). */
-  mem(addr: bigint): Uint8Array {
-    const b = this.byAddr.get(addr);
-    if (!b) throw new Error(`fake: no buffer at 0x${addr.toString(16)}`);
-    return b;
-  }
-  bpf(cmd: number, attr: Uint8Array): number {
-    this.calls.push({ cmd, attr: attr.slice() });
-    return this.handler(cmd, attr, this);
-  }
-  close(fd: number): number {
-    this.closed.push(fd);
-    return 0;
-  }
-}
 
 const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 /** Golden bytes written as "u32 u32 … | u64" groups: hex with spaces ignored. */

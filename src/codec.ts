@@ -4,7 +4,13 @@
  * so the hot path never allocates. Multi-byte integers are little-endian: the host order of
  * every architecture tsbpf runs on, and what BPF programs see. Integer codecs accept a number or
  * a bigint on encode (Number()/BigInt() coerce), so a CLI can pass whatever it parsed.
+ *
+ * Pure (no FFI, no kernel): a kernel BpfMap (src/syscall) and a VmMap (src/vm) share these, so a
+ * test written against one reads the other the same way.
  */
+
+/** The scalar types the default codecs produce: u32 as number, u64 as bigint, else bytes. */
+export type Scalar = number | bigint | Uint8Array;
 
 export interface Codec<T> {
   readonly size: number;
