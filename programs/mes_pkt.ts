@@ -437,9 +437,9 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     const a = parse(argv, { count: { type: 'string' }, 'interval-us': { type: 'string' }, port: { type: 'string' }, size: { type: 'string' }, prefix: { type: 'string' }, json: { type: 'boolean' } }, usage);
     if (!a) return 0;
     const o = { prefix: a.values.prefix, count: int(a.values.count, '--count', 100), intervalUs: int(a.values['interval-us'], '--interval-us', 1000), port: int(a.values.port, '--port', MES_PORT), size: int(a.values.size, '--size', 16) };
-    const { send } = await import('./mes_pkt/send.ts');
-    return asRoot('send', () => {
-      const r = send(o);
+    const { sendAsync } = await import('./mes_pkt/send.ts');
+    return asRoot('send', async () => {
+      const r = await sendAsync(o);
       if (a.values.json) process.stdout.write(json(r));
       else console.log(`sent ${r.sent} datagrams to ${r.to}:${r.port} in ${r.seconds.toFixed(3)} s (${Math.round(r.sent / Math.max(r.seconds, 1e-9))}/s)`);
       return 0;
@@ -450,7 +450,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     const a = parse(argv, { count: { type: 'string' }, json: { type: 'boolean' } }, usage);
     if (!a) return 0;
     const count = int(a.values.count, '--count', 100);
-    const [{ attach, detach }, { show }, { testbedDown, testbedUp }, { send }] = await Promise.all([
+    const [{ attach, detach }, { show }, { testbedDown, testbedUp }, { sendAsync }] = await Promise.all([
       control(), import('./mes_pkt/show.ts'), import('./mes_pkt/testbed.ts'), import('./mes_pkt/send.ts'),
     ]);
     return asRoot('demo', () => guarded(async (g) => {
@@ -471,11 +471,13 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
           signalPoint('demo:attach');
           await g.checkpoint();
           log(`3. send ${count} datagrams to ${t.addr2}:${MES_PORT}, and 10 to ${MES_PORT + 1} and 10 to ${MES_PORT + 2} (not counted)`);
-          send({ prefix, count, intervalUs: 1000, port: MES_PORT, size: 16 });
+          // async, so a Ctrl-C while the sender runs is seen at once (tsx's wrapper SIGKILLs a
+          // child that does not acknowledge the signal within ~60 ms)
+          await sendAsync({ prefix, count, intervalUs: 1000, port: MES_PORT, size: 16 });
           signalPoint('demo:send');
           await g.checkpoint();
-          send({ prefix, count: 10, intervalUs: 100, port: MES_PORT + 1, size: 16 });
-          send({ prefix, count: 10, intervalUs: 100, port: MES_PORT + 2, size: 16 });
+          await sendAsync({ prefix, count: 10, intervalUs: 100, port: MES_PORT + 1, size: 16 });
+          await sendAsync({ prefix, count: 10, intervalUs: 100, port: MES_PORT + 2, size: 16 });
           await g.checkpoint();
           const s = show({ pinDir });
           if (a.values.json && !out.gone) process.stdout.write(json(stripSamples(s, false)));
@@ -483,11 +485,15 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
           signalPoint('demo:show');
           await g.checkpoint();
         } finally {
+          // let a pending SIGINT's listeners run before the blocking rollback: tsx's wrapper
+          // needs its child to acknowledge the signal within ~60 ms, or it SIGKILLs it halfway
+          await g.settle();
           log('5. detach and testbed down');
           detach([t.v1, t.v2], { pinDir });
           try { rmdirSync(pinDir); } catch { /* not empty, or already gone */ }
         }
       } finally {
+        await g.settle();
         testbedDown(prefix);
         out.restore();
       }
