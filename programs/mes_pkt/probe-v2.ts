@@ -27,8 +27,15 @@ import type { Match } from './match.ts';
 /** Where the IPv4 header and the L4 header start (a 20-byte IPv4 header, checked). */
 export const IP = ETH_HLEN;
 export const L4 = ETH_HLEN + IPV4_HLEN;
-/** Bytes of L4 header + payload the probe reads: ports, then 8 more (UDP len/csum + 4 payload bytes, TCP seq + ack). */
+/** The most L4 header + payload bytes a mode reads: `seq`'s 4 UDP payload bytes after the 8-byte header. */
 export const L4_BYTES = 12;
+/**
+ * Bytes from the L4 header on that each --match mode reads, so the only ones a frame must have:
+ * `seq` needs 4 payload bytes (a UDP datagram with less is not counted); `headers` the UDP header
+ * (ports, length, checksum; TCP ports and seq); `reply` the ports. Short veth frames are not padded,
+ * so asking for more would skip a 1-byte `nc -u` datagram.
+ */
+export const L4_NEED: Readonly<Record<Match, number>> = { seq: 12, headers: 8, reply: 4 };
 
 // The layout lives in layout-v2.ts (show reads it without loading the DSL); re-exported here so
 // every existing import of it from probe-v2.ts keeps working.
@@ -60,14 +67,14 @@ const HASH_K = 0x9e3779b1 | 0; // golden-ratio multiplier, sign-extended to 64 b
 /**
  * The packet test, from the config block: IPv4, the configured protocol, a configured port (the
  * destination, or for `reply`'s end the source), a 20-byte header, not a later fragment, and
- * L4_BYTES in reach. Falls through with r1 = r9 = data; jumps to 'pass' otherwise. The port is
+ * L4_NEED[match] bytes in reach. Falls through with r1 = r9 = data; jumps to 'pass' otherwise. The port is
  * a bit test in a 64 Kib bitmap, so any number of ports costs the same.
  */
-function checkFlow(b: Builder, maps: V2Maps, port: 'dest' | 'source'): void {
+function checkFlow(b: Builder, maps: V2Maps, port: 'dest' | 'source', match: Match): void {
   b.ldx('u32', r2, r1, skb.data_end);
   b.ldx('u32', r1, r1, skb.data);
   b.mov(r3, r1);
-  b.add(r3, L4 + L4_BYTES);
+  b.add(r3, L4 + L4_NEED[match]);
   b.jgt(r3, r2, 'pass').comment('too short');
   b.ldx('u16', r2, r1, 12);
   b.jne(r2, htons(ETH_P_IP), 'pass').comment('not IPv4');
@@ -125,8 +132,6 @@ function identity(b: Builder, match: Match, reversed: boolean): void {
     mix(b, r2);
     b.ldx('u64', r2, r9, L4).comment('ports, UDP length + checksum (TCP seq)');
     mix(b, r2);
-    b.ldx('u32', r2, r9, L4 + 8).comment('UDP: 4 payload bytes (TCP ack)');
-    mix(b, r2);
     fold(b);
     return;
   }
@@ -168,7 +173,7 @@ function pass(b: Builder): void {
 export function mesStartV2(maps: V2Maps, o: BuildOptions = {}): ProgramSpec {
   const match = o.match ?? 'seq';
   return program({ name: 'mes_start', type: 'sched_cls', license: 'GPL' }, (b) => {
-    checkFlow(b, maps, 'dest');
+    checkFlow(b, maps, 'dest', match);
     if (has(o, 'identity')) identity(b, match, false);
     if (has(o, 'clock')) b.call('ktime_get_ns').comment('r0 = now');
     if (has(o, 'seen')) {
@@ -196,7 +201,7 @@ export function mesEndV2(maps: V2Maps, o: BuildOptions = {}): ProgramSpec {
   const match = o.match ?? 'seq';
   const capacity = maps.pairs.valueSize / PAIR.size;
   return program({ name: 'mes_end', type: 'sched_cls', license: 'GPL' }, (b) => {
-    checkFlow(b, maps, match === 'reply' ? 'source' : 'dest');
+    checkFlow(b, maps, match === 'reply' ? 'source' : 'dest', match);
     if (has(o, 'identity')) identity(b, match, match === 'reply');
     if (has(o, 'clock')) b.call('ktime_get_ns').comment('r0 = now');
     if (has(o, 'seen')) {
