@@ -135,7 +135,8 @@ function printStats(s: Stats, verbose: boolean): string {
   let out = '';
   if (s.measured) out += `${s.measured}\n`;
   if (s.attached) out += `attached with ${s.attached}\n`;
-  if (s.measured || s.attached) out += '\n';
+  if (s.gone) out += `device gone (${s.gone}): nothing is measured any more; run '${SELF} detach' to remove the rest\n`;
+  if (s.measured || s.attached || s.gone) out += '\n';
   if (verbose && s.samples.length) {
     const cols = s.mode === 'v2' ? ['index', 'id', 'flow', 'start', 'end', 'latency'] : ['index', 'start', 'end', 'latency'];
     out += table(s.samples.map((x) => ({ index: x.index, id: x.id, flow: x.flow, start: x.start_ns, end: x.end_ns, latency: x.latency_ns })), cols) + '\n';

@@ -6,10 +6,12 @@
 import { openPinnedMap, type BpfMap } from '../../src/syscall/map.ts';
 import { BpfError } from '../../src/syscall/errors.ts';
 import type { MapSpec } from '../../src/asm/map-spec.ts';
-import { maps } from './layout.ts';
+import { openPinnedLink } from '../../src/syscall/link.ts';
+import { existsSync } from 'node:fs';
+import { MES_PORT, maps } from './layout.ts';
 import { readV2 } from './reader-v2.ts';
 import { DEFAULT_MAX_LATENCY_NS, computeStats, partition, summarize, type Stats } from './stats.ts';
-import { describeAttachment, pinDirOf, pinPath, pinnedMode, readState, type Mode, type Where } from './state.ts';
+import { describeAttachment, pinDirOf, pinPath, pinnedMode, readState, type Mode, type State, type Where } from './state.ts';
 
 /**
  * Open a pinned map of the probe's, checking its layout; a stale pin of another layout gets an
@@ -53,16 +55,48 @@ export function tutorialWarnings(s: Stats): string[] {
   return w;
 }
 
+/**
+ * What of the recorded attachment is gone, if anything: its namespace, a device (a tcx link
+ * whose device went away reports ifindex 0), or a device of the root namespace. Null when all
+ * we can see is still there.
+ */
+export function attachmentGone(state: State): string | null {
+  if (state.netns && !existsSync(`/run/netns/${state.netns}`)) return `network namespace ${state.netns} is gone`;
+  for (const h of state.hooks) {
+    if (h.method === 'tcx' && h.linkPin) {
+      if (!existsSync(h.linkPin)) return `the link pin ${h.linkPin} is gone`;
+      try {
+        const l = openPinnedLink(h.linkPin);
+        try { if (!l.info().ifindex) return `device ${h.dev} is gone (its tcx link is detached)`; } finally { l.close(); }
+      } catch { /* unreadable: say nothing we cannot back */ }
+    } else if (!state.netns && !existsSync(`/sys/class/net/${h.dev}`)) {
+      return `device ${h.dev} is gone`;
+    }
+  }
+  return null;
+}
+
+/** The line `show` prints when no packet matched the filter: what the filter requires. */
+export function nothingMatched(state: State | undefined): string {
+  const proto = (state?.proto ?? 'udp').toUpperCase();
+  const ports = (state?.ports ?? [MES_PORT]).map((p) => `:${p}`).join(',');
+  const where = state ? ` at ${state.devs.ingress} ingress${state.netns ? ` (namespace ${state.netns})` : ''}` : '';
+  const ends = state && state.match === 'reply' ? `; replies from ${ports} at ${state.devs.egress} egress` : state ? `; ends at ${state.devs.egress} egress` : '';
+  return `no packets matched yet (${proto} to ${ports}, IPv4 without options${where}${ends}): is that traffic flowing?`;
+}
+
 /** Read the pins read-only and compute the reader's figures (for the mode that is pinned). */
 export function show(w: Where & { mode?: Mode; maxLatencyNs?: bigint } = {}): Stats {
   const dir = pinDirOf(w);
   const mode = w.mode ?? pinnedMode(dir);
   const state = readState(dir);
   const measured = state?.measured;
-  const attached = state ? describeAttachment(state.hooks, dir) : undefined;
+  const gone = state ? attachmentGone(state) : null;
+  const attached = state && !gone ? describeAttachment(state.hooks, dir) : undefined;
+  const idle = (s: Stats): string[] => (s.start_count === 0 && s.end_count === 0 && !gone ? [nothingMatched(state)] : []);
   if (mode === 'v2') {
     const s = readV2(dir, { maxLatencyNs: w.maxLatencyNs }).stats;
-    return { ...s, ...(measured ? { measured } : {}), ...(attached ? { attached } : {}) };
+    return { ...s, warnings: [...idle(s), ...(s.warnings ?? [])], ...(measured ? { measured } : {}), ...(attached ? { attached } : {}), ...(gone ? { gone } : {}) };
   }
   const m = openTutorial(dir, true);
   try {
@@ -72,8 +106,8 @@ export function show(w: Where & { mode?: Mode; maxLatencyNs?: bigint } = {}): St
     const all = computeStats(starts, ends, Math.min(startCount, maps.start.maxEntries), Math.min(endCount, maps.end.maxEntries));
     const max = w.maxLatencyNs ?? DEFAULT_MAX_LATENCY_NS;
     const { ok, early, over } = partition(all.samples, max);
-    const base: Stats = { mode, ...summarize(ok, startCount, endCount), end_before_start: early, over_max: over, max_latency_ns: max, ...(measured ? { measured } : {}), ...(attached ? { attached } : {}) };
-    return { ...base, warnings: tutorialWarnings(base) };
+    const base: Stats = { mode, ...summarize(ok, startCount, endCount), end_before_start: early, over_max: over, max_latency_ns: max, ...(measured ? { measured } : {}), ...(attached ? { attached } : {}), ...(gone ? { gone } : {}) };
+    return { ...base, warnings: [...idle(base), ...tutorialWarnings(base)] };
   } finally {
     m.start.close(); m.end.close(); m.cnt.close();
   }

@@ -52,6 +52,8 @@ export interface Stats {
   readonly measured?: string;
   /** how the probe is attached: tcx links or tc filters */
   readonly attached?: string;
+  /** what of the recorded attachment is gone (its device or namespace): nothing measures any more */
+  readonly gone?: string;
   /** guard-rail warnings, one line each */
   readonly warnings?: readonly string[];
   readonly samples: readonly Sample[];
