@@ -245,7 +245,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     return asRoot('detach', () => {
       const r = detach(a.positionals, where(a.values));
       if (a.values.json) { process.stdout.write(json(r)); return 0; }
-      const all = [...r.filters.map((f) => `removed ${f}`), ...r.qdiscs.map((q) => `removed ${q} qdisc`), ...r.pins.map((p) => `removed pin ${p}`), ...r.notes];
+      const all = [...r.filters.map((f) => `removed ${f}`), ...r.qdiscs.map((q) => `removed ${q} qdisc`), ...r.pins.map((p) => `removed pin ${p}`), ...r.dirs.map((d) => `removed directory ${d}`), ...r.notes];
       console.log(all.length ? all.join('\n') : 'nothing to remove');
       return 0;
     });

@@ -5,7 +5,8 @@
  * the pin-dir and state helpers, live in show.ts and state.ts (so show loads none of this);
  * they are re-exported here for callers that know them from this module.
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, rmdirSync, rmSync } from 'node:fs';
+import { ensureBpffs } from '../../src/syscall/bpffs.ts';
 import path from 'node:path';
 import {
   createMap, loadProgram, openPinnedMap, unpin, listPrograms, openProgramById, type BpfMap, type MapSpec, type Program,
@@ -142,6 +143,8 @@ export function attach(ingressDev: string, egressDev: string = ingressDev, w: At
   // the object is read and checked before anything is created: a wrong section is one line
   const obj = w.obj !== undefined ? readTutorialObject(w.obj, w.sections) : undefined;
   const kind = probe(mode, w.capacity, match);
+  // the directories this attach creates (tc/globals on a fresh host, a new --pin-dir): detach removes them
+  const missing = missingDirs(w.pinDir ?? path.join(ensureBpffs(), 'tc', 'globals'));
   const dir = pinDirOf(w);
   const devs = [...new Set([ingressDev, egressDev])];
   checkOwnership(dir, devs, w.netns);
@@ -156,7 +159,9 @@ export function attach(ingressDev: string, egressDev: string = ingressDev, w: At
       (obj ? ` (programs from ${obj.file}: ${obj.ingress.symbol} in '${obj.ingress.section}', ${obj.egress.symbol} in '${obj.egress.section}')` : '')
     : describe({ ingressDev, egressDev, match, ports, proto, netns: w.netns });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const createdDirs = [...new Set([...(prior?.createdDirs ?? []), ...missing.flatMap((d) => { try { return [realpathSync(d)]; } catch { return []; } })])];
   const undo: (() => void)[] = [];
+  undo.push(() => removeDirs(missing.map((d) => path.resolve(d))));
   const opened: { close(): void }[] = [];
   const handles: TcAttachment[] = [];
   let sock: RouteSocket | undefined;
@@ -233,6 +238,7 @@ export function attach(ingressDev: string, egressDev: string = ingressDev, w: At
     writeState({
       version: 2, pinDir: dir, netns: w.netns, devs: { ingress: ingressDev, egress: egressDev }, hooks,
       createdQdiscs: [...new Set([...(prior?.createdQdiscs ?? []), ...qdiscsCreated])],
+      ...(createdDirs.length ? { createdDirs } : {}),
       mode, match: mode === 'v2' ? match : undefined, proto, ports: [...ports], measured, pid: process.pid, time: new Date().toISOString(),
       ...(obj && objectPins ? { object: { file: obj.file, sections: { ingress: obj.ingress.section, egress: obj.egress.section }, pins: objectPins } } : {}),
     });
@@ -333,11 +339,32 @@ function programName(id: number): string {
   }
 }
 
+/** The directories from d up that do not exist yet, deepest first. */
+function missingDirs(d: string): string[] {
+  const out: string[] = [];
+  for (let cur = path.resolve(d); !existsSync(cur); cur = path.dirname(cur)) {
+    out.push(cur);
+    if (path.dirname(cur) === cur) break;
+  }
+  return out;
+}
+
+/** rmdir each (deepest first) while empty; the ones removed. */
+function removeDirs(dirs: readonly string[]): string[] {
+  const removed: string[] = [];
+  for (const d of [...dirs].sort((a, b) => b.length - a.length)) {
+    try { rmdirSync(d); removed.push(d); } catch { /* not empty (someone else's pins), or gone */ }
+  }
+  return removed;
+}
+
 export interface DetachResult {
   /** What detach took off the hooks: "tcx link N on DEV HOOK (…)" or "filter NAME on DEV HOOK". */
   readonly filters: string[];
   readonly qdiscs: string[];
   readonly pins: string[];
+  /** the empty directories attach created (the pin dir, tc/globals on a fresh host), removed */
+  readonly dirs: string[];
   readonly notes: string[];
 }
 
@@ -390,7 +417,7 @@ export function detach(devs: readonly string[] = [], w: Where = {}): DetachResul
   const targets = devs.length ? [...devs] : state ? [...new Set([state.devs.ingress, state.devs.egress])] : [];
   // a device named by hand is detached by filter name; the recorded ones by our prog ids
   const useState = state && state.netns === netns && targets.every((d) => d === state.devs.ingress || d === state.devs.egress) ? state : undefined;
-  const out: DetachResult = { filters: [], qdiscs: [], pins: [], notes: [] };
+  const out: DetachResult = { filters: [], qdiscs: [], pins: [], dirs: [], notes: [] };
   if (targets.length) {
     let sock: RouteSocket | undefined;
     try {
@@ -428,6 +455,7 @@ export function detach(devs: readonly string[] = [], w: Where = {}): DetachResul
   const pins = state?.object ? [...Object.values(LINK_PINS).map((n) => path.join(dir, n)), ...state.object.pins] : ALL_PIN_NAMES.map((n) => path.join(dir, n));
   for (const p of pins) if (unpin(p)) out.pins.push(p);
   rmSync(stateFile(dir), { force: true });
+  out.dirs.push(...removeDirs(state?.createdDirs ?? []));
   return out;
 }
 

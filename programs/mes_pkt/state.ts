@@ -103,6 +103,8 @@ export interface State {
   readonly devs: { readonly ingress: string; readonly egress: string };
   readonly hooks: readonly HookState[];
   readonly createdQdiscs: readonly string[];
+  /** directories attach created for the pins (deepest first): detach removes them when empty */
+  readonly createdDirs?: readonly string[];
   readonly mode: Mode;
   readonly match?: Match;
   readonly proto?: Proto;
