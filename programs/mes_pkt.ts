@@ -77,6 +77,35 @@ const usageErr = <T>(fn: () => T): T => {
 };
 
 const whereOpts = { netns: { type: 'string' }, 'pin-dir': { type: 'string' } } as const;
+
+/**
+ * parse, with Node's parseArgs errors ("Unknown option '--x'. To specify a positional argument
+ * starting with a '-', place it immediately after the '--' terminator.") as one line naming the
+ * command, and where its help is.
+ */
+function parseIn<O extends Parameters<typeof parse>[1]>(cmd: string, argv: string[], options: O, usage: string): ReturnType<typeof parse<O>> {
+  try {
+    return parse(argv, options, usage);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    const first = e.message.split('\n')[0]!.replace(/\. To specify a positional argument.*$/, '');
+    const unknown = /^Unknown option '(-[^']*)'/.exec(first);
+    const what = unknown ? `${cmd} does not take ${unknown[1]}` : `${cmd}: ${first.replace(/\.$/, '')}`;
+    throw new UsageError(`${what} (see '${SELF} ${cmd} --help')`);
+  }
+}
+
+/**
+ * The readers take --netns too (it is a common option): the pins do not depend on it, but say
+ * so when the probe in dir was attached in another namespace than the one named.
+ */
+function noteNetns(dir: string, netns: string | undefined): void {
+  if (netns === undefined) return;
+  const recorded = readState(dir)?.netns;
+  if (recorded !== netns) {
+    process.stderr.write(`note: the probe pinned in ${dir} was attached ${recorded ? `in network namespace ${recorded}` : 'in the root network namespace'}, not in ${netns}; its pins are read all the same\n`);
+  }
+}
 const where = (v: { netns?: string; 'pin-dir'?: string }): Where => ({ netns: v.netns, pinDir: v['pin-dir'] });
 
 /** Run a privileged command body: the needs-root line up front, and EPERM/EACCES turned into it. */
@@ -188,7 +217,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
       '  as in --mode tutorial, and detach removes only the pins attach created. --sec-ingress and\n' +
       '  --sec-egress name the sections (default: \'ingress\' and \'egress\', as in the tutorial, else\n' +
       '  tc/ingress, tcx/ingress…). --match, --port, --proto and --capacity do not apply.\n';
-    const a = parse(argv, {
+    const a = parseIn('attach', argv, {
       ...whereOpts, json: { type: 'boolean' }, mode: { type: 'string' }, capacity: { type: 'string' },
       match: { type: 'string' }, port: { type: 'string', multiple: true }, proto: { type: 'string' }, attach: { type: 'string' },
       obj: { type: 'string' }, 'sec-ingress': { type: 'string' }, 'sec-egress': { type: 'string' },
@@ -239,7 +268,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
       'Removes our filters, the clsact qdiscs attach created where nothing else uses them, and the pins.\n' +
       'Without devices, uses the devices and the network namespace attach recorded for --pin-dir.\n' +
       'Named devices are cleared of mes_pkt filters by name. Safe when nothing is attached.\n';
-    const a = parse(argv, { ...whereOpts, json: { type: 'boolean' } }, usage);
+    const a = parseIn('detach', argv, { ...whereOpts, json: { type: 'boolean' } }, usage);
     if (!a) return 0;
     const { detach } = await control();
     return asRoot('detach', () => {
@@ -251,15 +280,15 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     });
   },
   async show(argv) {
-    const usage = 'usage: mes_pkt show [-v] [--by flow] [--top N] [--json] [--samples] [--max-latency D] [--pin-dir DIR]\n\n' +
+    const usage = 'usage: mes_pkt show [-v] [--by flow] [--top N] [--json] [--samples] [--max-latency D] [--pin-dir DIR] [--netns NAME]\n\n' +
       'Reads the pinned maps read-only. First the line saying what is measured, then start/end counts,\n' +
       'pairs, total, average, min, max, p50/p90/p99, a histogram, how often a packet started before the\n' +
       'previous one ended, and a warning line for anything that makes the figures doubtful.\n' +
       '--max-latency D (default 1s): pairs slower than D are counted apart, never averaged in.\n' +
       '--by flow: per 5-tuple count, p50, p99 and max, the --top N (default 10) busiest flows.\n' +
       '-v adds one row per packet. --json prints one object; --samples adds every pair to it.\n';
-    const a = parse(argv, {
-      'pin-dir': { type: 'string' }, json: { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' }, mode: { type: 'string' },
+    const a = parseIn('show', argv, {
+      ...whereOpts, json: { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' }, mode: { type: 'string' },
       by: { type: 'string' }, top: { type: 'string' }, samples: { type: 'boolean' }, 'max-latency': { type: 'string' },
     }, usage);
     if (!a) return 0;
@@ -271,6 +300,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
       const flagMode = a.values.mode === undefined ? undefined : modeOf(a.values.mode);
       const pinDir = pinDirOf({ pinDir: a.values['pin-dir'] });
       const mode = flagMode ?? pinnedMode(pinDir);
+      noteNetns(pinDir, a.values.netns);
       const { show } = await import('./mes_pkt/show.ts');
       const s = show({ pinDir, mode, maxLatencyNs });
       if (a.values.by === 'flow') {
@@ -286,27 +316,29 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     });
   },
   async reset(argv) {
-    const a = parse(argv, { 'pin-dir': { type: 'string' } }, 'usage: mes_pkt reset [--pin-dir DIR]\n\nZeroes the counters and timestamps without detaching (the config stays).\n');
+    const a = parseIn('reset', argv, { ...whereOpts }, 'usage: mes_pkt reset [--pin-dir DIR] [--netns NAME]\n\nZeroes the counters and timestamps without detaching (the config stays).\n');
     if (!a) return 0;
     const { reset } = await control();
     return asRoot('reset', () => {
+      noteNetns(pinDirOf({ pinDir: a.values['pin-dir'] }), a.values.netns);
       const mode = reset({ pinDir: a.values['pin-dir'] });
       console.log(`counters and timestamps zeroed (${mode})`);
       return 0;
     });
   },
   async watch(argv) {
-    const usage = 'usage: mes_pkt watch [--seconds N] [--jsonl] [--max-latency D] [--pin-dir DIR]\n\n' +
+    const usage = 'usage: mes_pkt watch [--seconds N] [--jsonl] [--max-latency D] [--pin-dir DIR] [--netns NAME]\n\n' +
       'v2 only. Once a second: the rate of matched packets, their p50/p90/p99, and the run\'s losses.\n' +
       'It consumes the pair ring as it reads it, so the ring never fills (show then says so); Ctrl-C stops it.\n' +
       '--jsonl (or --json) prints one JSON object per second, for log pipelines.\n';
-    const a = parse(argv, { 'pin-dir': { type: 'string' }, json: { type: 'boolean' }, jsonl: { type: 'boolean' }, seconds: { type: 'string' }, 'max-latency': { type: 'string' } }, usage);
+    const a = parseIn('watch', argv, { ...whereOpts, json: { type: 'boolean' }, jsonl: { type: 'boolean' }, seconds: { type: 'string' }, 'max-latency': { type: 'string' } }, usage);
     if (!a) return 0;
     const maxLatencyNs = durationNs(a.values['max-latency'], '--max-latency', 1_000_000_000n);
     const seconds = a.values.seconds === undefined ? undefined : int(a.values.seconds, '--seconds');
     const { watchV2 } = await import('./mes_pkt/reader-v2.ts');
     return asRoot('watch', async () => {
       const dir = pinDirOf({ pinDir: a.values['pin-dir'] });
+      noteNetns(dir, a.values.netns);
       if (pinnedMode(dir) !== 'v2') throw new Error(`watch needs the v2 probe, but the tutorial's maps are pinned in ${dir}: attach with --mode v2`);
       const stop = new AbortController();
       const onSig = () => stop.abort();
@@ -327,17 +359,18 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     });
   },
   async serve(argv) {
-    const usage = 'usage: mes_pkt serve [--listen ADDR:PORT] [--pin-dir DIR]\n\n' +
+    const usage = 'usage: mes_pkt serve [--listen ADDR:PORT] [--pin-dir DIR] [--netns NAME]\n\n' +
       'v2 only. Serves Prometheus metrics at http://ADDR:PORT/metrics (default 127.0.0.1:9464): the\n' +
       'histogram tsbpf_mes_pkt_latency_seconds and counters of starts, ends, pairs, unmatched and lost,\n' +
       'labelled with device, hook and match. Each scrape reads the in-kernel counters; nothing is\n' +
       'consumed, so show and watch still work. Ctrl-C stops it. See docs/fleet.md.\n';
-    const a = parse(argv, { 'pin-dir': { type: 'string' }, listen: { type: 'string' } }, usage);
+    const a = parseIn('serve', argv, { ...whereOpts, listen: { type: 'string' } }, usage);
     if (!a) return 0;
     const { parseListen, serve } = await import('./mes_pkt/serve.ts');
     const listen = usageErr(() => parseListen(a.values.listen));
     return asRoot('serve', async () => {
       const dir = pinDirOf({ pinDir: a.values['pin-dir'] });
+      noteNetns(dir, a.values.netns);
       if (pinnedMode(dir) !== 'v2') throw new Error(`serve exports the v2 probe's in-kernel counters; the tutorial's maps are pinned in ${dir}: attach with --mode v2`);
       const server = await serve(dir, listen);
       const addr = server.address();
@@ -356,8 +389,8 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
       '       mes_pkt dump --obj FILE.o [--sec-ingress S] [--sec-egress S] [--bytes] [--pin-dir DIR]\n\n' +
       'Prints both programs as tsbpf builds them (with --obj, as the object holds them; without --mode,\n' +
       'the object attach --obj recorded) and, when they are loaded, what the kernel runs (xlated).\n';
-    const a = parse(argv, {
-      'pin-dir': { type: 'string' }, source: { type: 'boolean' }, bytes: { type: 'boolean' }, mode: { type: 'string' }, match: { type: 'string' },
+    const a = parseIn('dump', argv, {
+      ...whereOpts, source: { type: 'boolean' }, bytes: { type: 'boolean' }, mode: { type: 'string' }, match: { type: 'string' },
       obj: { type: 'string' }, 'sec-ingress': { type: 'string' }, 'sec-egress': { type: 'string' },
     }, usage);
     if (!a) return 0;
@@ -400,7 +433,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
       '<P>v1 and <P>v2 as ports, an address on n1 and n2 from one private /24, all links up.\n' +
       'Ctrl-C while it is being built removes what was built.\n' +
       'down: removes all of it (safe when absent).\n';
-    const a = parse(argv, { prefix: { type: 'string' }, json: { type: 'boolean' } }, usage);
+    const a = parseIn('testbed', argv, { prefix: { type: 'string' }, json: { type: 'boolean' } }, usage);
     if (!a) return 0;
     const [verb] = a.positionals;
     const prefix = a.values.prefix ?? '';
@@ -435,7 +468,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
       `Sends N UDP datagrams (default 100, ${MES_PORT}) from the testbed's ns1 to n2's address,\n` +
       'U microseconds apart (default 1000; 0 = as fast as possible). Each payload starts with a\n' +
       'big-endian u32 sequence number.\n';
-    const a = parse(argv, { count: { type: 'string' }, 'interval-us': { type: 'string' }, port: { type: 'string' }, size: { type: 'string' }, prefix: { type: 'string' }, json: { type: 'boolean' } }, usage);
+    const a = parseIn('send', argv, { count: { type: 'string' }, 'interval-us': { type: 'string' }, port: { type: 'string' }, size: { type: 'string' }, prefix: { type: 'string' }, json: { type: 'boolean' } }, usage);
     if (!a) return 0;
     const o = { prefix: a.values.prefix, count: int(a.values.count, '--count', 100), intervalUs: int(a.values['interval-us'], '--interval-us', 1000), port: int(a.values.port, '--port', MES_PORT), size: int(a.values.size, '--size', 16) };
     const { sendAsync } = await import('./mes_pkt/send.ts');
@@ -448,7 +481,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
   },
   async demo(argv) {
     const usage = 'usage: mes_pkt demo [--count N] [--json]\n\nBrings up a private testbed, attaches (v1 ingress, v2 egress), sends N packets to 5001 and\nsome to other ports, shows the results, then detaches and removes the testbed. Ctrl-C at any\npoint removes everything it made.\n';
-    const a = parse(argv, { count: { type: 'string' }, json: { type: 'boolean' } }, usage);
+    const a = parseIn('demo', argv, { count: { type: 'string' }, json: { type: 'boolean' } }, usage);
     if (!a) return 0;
     const count = int(a.values.count, '--count', 100);
     const [{ attach, detach }, { show }, { testbedDown, testbedUp }, { sendAsync }] = await Promise.all([
