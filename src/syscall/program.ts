@@ -295,6 +295,7 @@ function loadWithBtf(spec: ProgramSpec, params: ProgLoadParams, sys: Sys): ProgL
     pb = (spec as { objectBtf?: typeof pb }).objectBtf ?? programBtf(spec);
     handle = loadBtf(pb.btf, { sys });
   } catch (e) {
+    if (noPermission(e)) throw e;
     warnNoBtf(spec.name, e);
     return null;
   }
@@ -302,7 +303,7 @@ function loadWithBtf(spec: ProgramSpec, params: ProgLoadParams, sys: Sys): ProgL
     return loadOrExplain(sys, { ...params, btf: { fd: handle.fd, funcInfo: pb.funcInfo, funcInfoCount: pb.funcInfoCount, lineInfo: pb.lineInfo, lineInfoCount: pb.lineInfoCount } });
   } catch (e) {
     if (e instanceof VerifierError && !BTF_TROUBLE.test(e.summary)) throw e;
-    if (!(e instanceof BpfError)) throw e;
+    if (!(e instanceof BpfError) || noPermission(e)) throw e;
     warnNoBtf(spec.name, e);
     return null;
   } finally {
@@ -310,6 +311,9 @@ function loadWithBtf(spec: ProgramSpec, params: ProgLoadParams, sys: Sys): ProgL
     handle.close();
   }
 }
+
+/** EPERM/EACCES: the caller lacks privilege; loading without BTF would fail the same way, so no BTF warning. */
+const noPermission = (e: unknown): boolean => e instanceof BpfError && (e.code === 'EPERM' || e.code === 'EACCES');
 
 function warnNoBtf(name: string, e: unknown): void {
   process.stderr.write(`tsbpf: warning: program '${name}' is loaded WITHOUT BTF, so the kernel's logs and bpftool will not show ` +
