@@ -12,6 +12,7 @@
 import { parseArgs } from 'node:util';
 import { renderExplain, wrap } from '../src/verifier/index.ts';
 import { lessons, runLesson, type LessonResult } from './lessons/index.ts';
+import { needsRootMessage, privileged } from './mes_pkt/privilege.ts';
 
 function show(r: LessonResult): string {
   const out = [`=== ${r.name}: ${r.title} ===`, ''];
@@ -38,6 +39,12 @@ const unknown = positionals.filter((n) => !lessons.some((l) => l.name === n));
 if (unknown.length) {
   process.stderr.write(`error: no lesson ${unknown.join(', ')}; the lessons are: ${lessons.map((l) => l.name).join(', ')}\n`);
   process.exit(2);
+}
+// each lesson loads programs (and drops privileges with setpriv to show one): without root every
+// load fails with EPERM, which would read as the lessons' verifier rejections
+if (!privileged()) {
+  process.stderr.write(`error: ${needsRootMessage('lessons')}\n`);
+  process.exit(1);
 }
 const chosen = positionals.length ? lessons.filter((l) => positionals.includes(l.name)) : lessons;
 const results: LessonResult[] = [];

@@ -14,6 +14,7 @@ import { int, main, parse, UsageError } from '../src/command.ts';
 import { program, r0, r1, r6, r7, skb, type ProgramSpec } from '../src/asm/index.ts';
 import { loadProgram } from '../src/syscall/program.ts';
 import { attachSocketFilter, type Frame } from '../src/attach/socket-filter.ts';
+import { needsRootMessage, privileged } from './mes_pkt/privilege.ts';
 
 export const DEFAULT_PORT = 5001;
 const ETH_HLEN = 14, ETH_P_IP = 0x0800, IPPROTO_UDP = 17;
@@ -118,6 +119,8 @@ async function run(argv: string[]): Promise<number> {
   const timeout = a.values.timeout === undefined ? undefined : Number(a.values.timeout);
   if (timeout !== undefined && !(timeout > 0)) throw new UsageError(`--timeout must be a positive number of seconds, got '${a.values.timeout}'`);
 
+  // without privilege the load fails with EPERM, which reads like a verifier rejection: say so first
+  if (!privileged()) throw new Error(needsRootMessage('sockfilter'));
   using prog = loadProgram(udpPortFilter(port));
   using sock = attachSocketFilter(prog, { netns: a.values.netns, ifname: a.values.dev });
   const stop = new AbortController();

@@ -12,6 +12,7 @@
  * from its first instruction, and no call is missed. Needs root.
  */
 import { spawnHeld } from './held-child.ts';
+import { CAP_BPF, CAP_PERFMON, hasCaps, needsRootMessage } from './mes_pkt/privilege.ts';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { json, main, parse, UsageError } from '../src/command.ts';
@@ -114,6 +115,8 @@ async function run(argv: string[]): Promise<number> {
   if (!a) return 0;
   if (a.positionals.length) throw new UsageError(`put the command after --: uprobe-count [options] -- ${a.positionals.join(' ')}\n\n${USAGE}`);
   if (!command.length) throw new UsageError(`give the command to run after --\n\n${USAGE}`);
+  // without privilege the load fails with EPERM, which reads like a verifier rejection: say so first
+  if (process.geteuid?.() !== 0 && !hasCaps(CAP_BPF, CAP_PERFMON)) throw new Error(needsRootMessage('uprobe-count', 'CAP_BPF + CAP_PERFMON'));
   const r = await countCalls({ binary: a.values.binary, symbol: a.values.symbol, retprobe: a.values.retprobe, command, stdio: a.values.json ? 'ignore' : 'inherit' });
   if (a.values.json) {
     process.stdout.write(json({ binary: r.binary, symbol: r.symbol, offset: r.offset, pid: r.pid, command: r.command, exit_code: r.exitCode, calls: r.calls }));

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 
 export const CAP_NET_ADMIN = 12;
 export const CAP_SYS_ADMIN = 21;
+export const CAP_PERFMON = 38;
 export const CAP_BPF = 39;
 
 /** The effective capability set, from /proc/self/status (a bigint bit mask), or null if unreadable. */
@@ -28,10 +29,23 @@ export function privileged(caps: bigint | null = effectiveCaps(), uid = process.
   return (has(CAP_BPF) || has(CAP_SYS_ADMIN)) && has(CAP_NET_ADMIN);
 }
 
+/** Whether the effective set holds every one of caps (CAP_SYS_ADMIN stands in for each). */
+export function hasCaps(...caps: number[]): boolean {
+  const eff = effectiveCaps();
+  if (eff === null) return false;
+  const has = (c: number) => (eff & (1n << BigInt(c))) !== 0n;
+  return has(CAP_SYS_ADMIN) || caps.every(has);
+}
+
+/** The one needs-root line of any program here, e.g. needsRootMessage('sockfilter'). */
+export function needsRootMessage(what: string, caps = 'CAP_BPF + CAP_NET_ADMIN'): string {
+  return `${what} needs root (or ${caps}): run it with sudo`;
+}
+
 export class NeedsRootError extends Error {
   override name = 'NeedsRootError';
   constructor(readonly command: string) {
-    super(`mes_pkt ${command} needs root (or CAP_BPF + CAP_NET_ADMIN): run it with sudo`);
+    super(needsRootMessage(`mes_pkt ${command}`));
   }
 }
 
