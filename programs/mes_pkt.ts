@@ -17,13 +17,12 @@ import { byFlow, formatDuration, histogram, type Stats } from './mes_pkt/stats.t
 import { matchWarning, parseMatch, parsePorts, parseProto } from './mes_pkt/match.ts';
 import { needRoot, privileged, asNeedsRoot } from './mes_pkt/privilege.ts';
 import { Interrupted, trapSignals, signalPoint, type SignalGuard } from './mes_pkt/signals.ts';
+import { SELF } from './mes_pkt/self.ts';
 
 // Each command imports the code it runs when it runs (import() below), so `show` or `--help`
 // never loads the DSL, netlink or the attach code: the bin starts about as fast as Node does.
 const control = () => import('./mes_pkt/control.ts');
 
-/** How the user started us, for the usage line: the compiled bin, or the source through tsx. */
-const SELF = import.meta.url.endsWith('.js') ? 'tsbpf-mes-pkt' : 'npx tsx programs/mes_pkt.ts';
 
 const USAGE = `usage: ${SELF} <command> [options]
 
@@ -42,7 +41,7 @@ commands:
   reset                         zero counters and timestamps, stay attached
   dump [--obj FILE.o]           the programs' listings, and what the kernel runs when loaded
   testbed up|down [--prefix P]  the tutorial's ns1/ns2 + bridge topology
-  send [--count N] …            send UDP datagrams from ns1 to n2
+  send [--count N] …            send UDP datagrams from ns1 to ns2
   demo                          testbed up, attach, send, show, detach, testbed down
 
 common options: --netns NAME (devices in a network namespace), --pin-dir DIR
@@ -190,9 +189,9 @@ function printStats(s: Stats, verbose: boolean): string {
 
 const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
   async attach(argv) {
-    const usage = 'usage: mes_pkt attach <dev> [<egress-dev>] [--match seq|headers|reply] [--port P]... [--proto udp|tcp]\n' +
+    const usage = 'usage: ' + SELF + ' attach <dev> [<egress-dev>] [--match seq|headers|reply] [--port P]... [--proto udp|tcp]\n' +
       '                      [--attach auto|tcx|tc] [--mode v2|tutorial] [--capacity N] [--netns NAME] [--pin-dir DIR] [--json]\n' +
-      '       mes_pkt attach <dev> [<egress-dev>] --obj FILE.o [--sec-ingress S] [--sec-egress S] [--attach …] [--netns …] [--pin-dir …]\n\n' +
+      '       ' + SELF + ' attach <dev> [<egress-dev>] --obj FILE.o [--sec-ingress S] [--sec-egress S] [--attach …] [--netns …] [--pin-dir …]\n\n' +
       'Creates (or reuses, after checking their layout) the pinned maps, writes the config (protocol and\n' +
       'ports), loads mes_start and mes_end, ensures a clsact qdisc on each device, and attaches mes_start\n' +
       'on <dev> ingress and mes_end on <egress-dev> egress (default: the same device). It prints one line\n' +
@@ -264,7 +263,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     }));
   },
   async detach(argv) {
-    const usage = 'usage: mes_pkt detach [<dev>...] [--netns NAME] [--pin-dir DIR] [--json]\n\n' +
+    const usage = 'usage: ' + SELF + ' detach [<dev>...] [--netns NAME] [--pin-dir DIR] [--json]\n\n' +
       'Removes our filters, the clsact qdiscs attach created where nothing else uses them, and the pins.\n' +
       'Without devices, uses the devices and the network namespace attach recorded for --pin-dir.\n' +
       'Named devices are cleared of mes_pkt filters by name. Safe when nothing is attached.\n';
@@ -274,13 +273,16 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     return asRoot('detach', () => {
       const r = detach(a.positionals, where(a.values));
       if (a.values.json) { process.stdout.write(json(r)); return 0; }
-      const all = [...r.filters.map((f) => `removed ${f}`), ...r.qdiscs.map((q) => `removed ${q} qdisc`), ...r.pins.map((p) => `removed pin ${p}`), ...r.dirs.map((d) => `removed directory ${d}`), ...r.notes];
+      const removed = [...r.filters.map((f) => `removed ${f}`), ...r.qdiscs.map((q) => `removed ${q} qdisc`), ...r.pins.map((p) => `removed pin ${p}`), ...r.dirs.map((d) => `removed directory ${d}`)];
+      // a second detach: say so plainly rather than "no devices recorded by attach; name them…"
+      if (!removed.length && !a.positionals.length) { console.log(`nothing is attached under ${pinDirOf(where(a.values))}`); return 0; }
+      const all = [...removed, ...r.notes];
       console.log(all.length ? all.join('\n') : 'nothing to remove');
       return 0;
     });
   },
   async show(argv) {
-    const usage = 'usage: mes_pkt show [-v] [--by flow] [--top N] [--json] [--samples] [--max-latency D] [--pin-dir DIR] [--netns NAME]\n\n' +
+    const usage = 'usage: ' + SELF + ' show [-v] [--by flow] [--top N] [--json] [--samples] [--max-latency D] [--pin-dir DIR] [--netns NAME]\n\n' +
       'Reads the pinned maps read-only. First the line saying what is measured, then start/end counts,\n' +
       'pairs, total, average, min, max, p50/p90/p99, a histogram, how often a packet started before the\n' +
       'previous one ended, and a warning line for anything that makes the figures doubtful.\n' +
@@ -316,7 +318,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     });
   },
   async reset(argv) {
-    const a = parseIn('reset', argv, { ...whereOpts }, 'usage: mes_pkt reset [--pin-dir DIR] [--netns NAME]\n\nZeroes the counters and timestamps without detaching (the config stays).\n');
+    const a = parseIn('reset', argv, { ...whereOpts }, 'usage: ' + SELF + ' reset [--pin-dir DIR] [--netns NAME]\n\nZeroes the counters and timestamps without detaching (the config stays).\n');
     if (!a) return 0;
     const { reset } = await control();
     return asRoot('reset', () => {
@@ -327,7 +329,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     });
   },
   async watch(argv) {
-    const usage = 'usage: mes_pkt watch [--seconds N] [--jsonl] [--max-latency D] [--pin-dir DIR] [--netns NAME]\n\n' +
+    const usage = 'usage: ' + SELF + ' watch [--seconds N] [--jsonl] [--max-latency D] [--pin-dir DIR] [--netns NAME]\n\n' +
       'v2 only. Once a second: the rate of matched packets, their p50/p90/p99, and the run\'s losses.\n' +
       'It consumes the pair ring as it reads it, so the ring never fills (show then says so); Ctrl-C stops it.\n' +
       '--jsonl (or --json) prints one JSON object per second, for log pipelines.\n';
@@ -359,7 +361,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     });
   },
   async serve(argv) {
-    const usage = 'usage: mes_pkt serve [--listen ADDR:PORT] [--pin-dir DIR] [--netns NAME]\n\n' +
+    const usage = 'usage: ' + SELF + ' serve [--listen ADDR:PORT] [--pin-dir DIR] [--netns NAME]\n\n' +
       'v2 only. Serves Prometheus metrics at http://ADDR:PORT/metrics (default 127.0.0.1:9464): the\n' +
       'histogram tsbpf_mes_pkt_latency_seconds and counters of starts, ends, pairs, unmatched and lost,\n' +
       'labelled with device, hook and match. Each scrape reads the in-kernel counters; nothing is\n' +
@@ -385,8 +387,8 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     });
   },
   async dump(argv) {
-    const usage = 'usage: mes_pkt dump [--mode v2|tutorial] [--match M] [--source] [--bytes] [--pin-dir DIR]\n' +
-      '       mes_pkt dump --obj FILE.o [--sec-ingress S] [--sec-egress S] [--bytes] [--pin-dir DIR]\n\n' +
+    const usage = 'usage: ' + SELF + ' dump [--mode v2|tutorial] [--match M] [--source] [--bytes] [--pin-dir DIR]\n' +
+      '       ' + SELF + ' dump --obj FILE.o [--sec-ingress S] [--sec-egress S] [--bytes] [--pin-dir DIR]\n\n' +
       'Prints both programs as tsbpf builds them (with --obj, as the object holds them; without --mode,\n' +
       'the object attach --obj recorded) and, when they are loaded, what the kernel runs (xlated).\n';
     const a = parseIn('dump', argv, {
@@ -428,7 +430,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     return 0;
   },
   async testbed(argv) {
-    const usage = 'usage: mes_pkt testbed up|down [--prefix P] [--json]\n\n' +
+    const usage = 'usage: ' + SELF + ' testbed up|down [--prefix P] [--json]\n\n' +
       'up: namespaces <P>ns1 and <P>ns2, veth pairs <P>v1-<P>n1 and <P>v2-<P>n2, a bridge <P>br1 with\n' +
       '<P>v1 and <P>v2 as ports, an address on n1 and n2 from one private /24, all links up.\n' +
       'Ctrl-C while it is being built removes what was built.\n' +
@@ -449,7 +451,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
           throw e;
         }
         if (a.values.json) process.stdout.write(json(t));
-        else console.log(`testbed up: ${t.ns1}/${t.n1} ${t.addr1} -- ${t.v1} [${t.br}] ${t.v2} -- ${t.ns2}/${t.n2} ${t.addr2}\nattach with: mes_pkt attach ${t.v1} ${t.v2}`);
+        else console.log(`testbed up: ${t.ns1}/${t.n1} ${t.addr1} -- ${t.v1} [${t.br}] ${t.v2} -- ${t.ns2}/${t.n2} ${t.addr2}\nattach with: ${SELF} attach ${t.v1} ${t.v2}`);
         return 0;
       }));
     }
@@ -464,7 +466,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     throw new UsageError(`testbed needs 'up' or 'down'\n\n${usage}`);
   },
   async send(argv) {
-    const usage = 'usage: mes_pkt send [--count N] [--interval-us U] [--port P] [--size B] [--prefix P]\n\n' +
+    const usage = 'usage: ' + SELF + ' send [--count N] [--interval-us U] [--port P] [--size B] [--prefix P]\n\n' +
       `Sends N UDP datagrams (default 100, ${MES_PORT}) from the testbed's ns1 to n2's address,\n` +
       'U microseconds apart (default 1000; 0 = as fast as possible). Each payload starts with a\n' +
       'big-endian u32 sequence number.\n';
@@ -480,7 +482,7 @@ const commands: Record<string, (argv: string[]) => Promise<number> | number> = {
     });
   },
   async demo(argv) {
-    const usage = 'usage: mes_pkt demo [--count N] [--json]\n\nBrings up a private testbed, attaches (v1 ingress, v2 egress), sends N packets to 5001 and\nsome to other ports, shows the results, then detaches and removes the testbed. Ctrl-C at any\npoint removes everything it made.\n';
+    const usage = 'usage: ' + SELF + ' demo [--count N] [--json]\n\nBrings up a private testbed, attaches (v1 ingress, v2 egress), sends N packets to 5001 and\nsome to other ports, shows the results, then detaches and removes the testbed. Ctrl-C at any\npoint removes everything it made.\n';
     const a = parseIn('demo', argv, { count: { type: 'string' }, json: { type: 'boolean' } }, usage);
     if (!a) return 0;
     const count = int(a.values.count, '--count', 100);

@@ -28,6 +28,7 @@ import {
 import { openProbeMap, openTutorial } from './show.ts';
 import { loadTutorialObject, readTutorialObject, type TutorialObject } from './object.ts';
 import type { ProgramSpec } from '../../src/asm/index.ts';
+import { SELF } from './self.ts';
 
 export {
   FILTER_NAMES, LINK_PINS, MODES, NotAttachedError, STATE_DIR, allStates, canonicalDir, describeAttachment,
@@ -66,7 +67,7 @@ export class OwnedError extends Error {
   constructor(readonly dev: string, readonly owner: State) {
     const ns = owner.netns ? ` --netns ${owner.netns}` : '';
     super(`${dev}${owner.netns ? ` (netns ${owner.netns})` : ''} is already probed by the mes_pkt whose pins are in ${owner.pinDir} ` +
-      `(attached by pid ${owner.pid} at ${owner.time}): detach it first with 'mes_pkt detach --pin-dir ${owner.pinDir}${ns}', or use that --pin-dir`);
+      `(attached by pid ${owner.pid} at ${owner.time}): detach it first with '${SELF} detach --pin-dir ${owner.pinDir}${ns}', or use that --pin-dir`);
   }
 }
 
@@ -76,7 +77,7 @@ export class ForeignFilterError extends Error {
   constructor(readonly dev: string, readonly hook: Hook, readonly progId: number | undefined, netns?: string, kind = 'filter') {
     const ns = netns ? ` --netns ${netns}` : '';
     super(`${dev} ${hook} already has a mes_pkt ${kind} (prog id ${progId ?? '?'}) that no probe state claims ` +
-      `(its state in ${STATE_DIR} was removed, or another tool attached it): remove it with 'mes_pkt detach ${dev}${ns}' and attach again`);
+      `(its state in ${STATE_DIR} was removed, or another tool attached it): remove it with '${SELF} detach ${dev}${ns}' and attach again`);
   }
 }
 
@@ -152,7 +153,7 @@ export function attach(ingressDev: string, egressDev: string = ingressDev, w: At
   if (prior && (prior.netns !== w.netns || prior.devs.ingress !== ingressDev || prior.devs.egress !== egressDev)) {
     const ns = prior.netns ? ` --netns ${prior.netns}` : '';
     throw new Error(`the probe pinned in ${dir} is attached to ${prior.devs.ingress} → ${prior.devs.egress}${prior.netns ? ` in netns ${prior.netns}` : ''}: ` +
-      `detach it first ('mes_pkt detach --pin-dir ${dir}${ns}'), or use another --pin-dir`);
+      `detach it first ('${SELF} detach --pin-dir ${dir}${ns}'), or use another --pin-dir`);
   }
   const measured = mode === 'tutorial'
     ? `${ingressDev} ingress → ${egressDev} egress${w.netns ? ` (netns ${w.netns})` : ''}: the tutorial's pairing: the i-th UDP :5001 packet at ingress with the i-th at egress` +

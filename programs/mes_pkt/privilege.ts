@@ -4,6 +4,7 @@
  * "nothing is attached", and `detach` printed a raw EACCES.
  */
 import { readFileSync } from 'node:fs';
+import { SELF } from './self.ts';
 
 export const CAP_NET_ADMIN = 12;
 export const CAP_SYS_ADMIN = 21;
@@ -45,7 +46,7 @@ export function needsRootMessage(what: string, caps = 'CAP_BPF + CAP_NET_ADMIN')
 export class NeedsRootError extends Error {
   override name = 'NeedsRootError';
   constructor(readonly command: string) {
-    super(needsRootMessage(`mes_pkt ${command}`));
+    super(needsRootMessage(`${SELF} ${command}`));
   }
 }
 

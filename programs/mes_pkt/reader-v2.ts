@@ -9,6 +9,7 @@ import { openPinnedMap, type BpfMap, type MapView } from '../../src/syscall/map.
 import { CFG, CTL, HIST_BUCKETS, PAIR, PCPU, SEEN, SEEN_SLOTS, configBytes, ctlCpus, readConfig, v2Maps } from './layout-v2.ts';
 import type { Match, Proto } from './match.ts';
 import { DEFAULT_MAX_LATENCY_NS, formatDuration, partition, summarize, type Sample, type Stats } from './stats.ts';
+import { SELF } from './self.ts';
 
 const MMAPABLE = 1 << 10;
 
@@ -27,7 +28,7 @@ function mapPin(dir: string, name: string, readonly: boolean, valueSize?: number
     const okSize = valueSize === undefined ? s.valueSize % PAIR.size === 0 : typeof valueSize === 'function' ? valueSize(s.valueSize) : s.valueSize === valueSize;
     if (s.type !== 'array' || s.keySize !== 4 || s.maxEntries !== 1 || !okSize || !((s.flags ?? 0) & MMAPABLE)) {
       throw new Error(`the map pinned at ${p} is not mes_pkt v2's ${name} (type ${s.type}, value size ${s.valueSize}, ${s.maxEntries} entries): ` +
-        `remove the stale pins with 'mes_pkt detach' and attach again`);
+        `remove the stale pins with '${SELF} detach' and attach again`);
     }
     const view = map.mmap({ readonly });
     return { map, view, dv: new DataView(view.bytes.buffer, view.bytes.byteOffset, view.bytes.byteLength) };

@@ -10,6 +10,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { nodeArgs, UsageError } from '../../src/command.ts';
 import { testbedNames } from './testbed.ts';
+import { SELF } from './self.ts';
 
 export interface SendOptions { readonly prefix?: string; readonly count: number; readonly intervalUs: number; readonly port: number; readonly size: number }
 export interface SendResult { sent: number; seconds: number; to: string; port: number }
@@ -29,7 +30,7 @@ function command(o: SendOptions): { args: string[]; ns1: string; addr2: string }
 function result(o: SendOptions, c: { ns1: string; addr2: string }, status: number | null, stdout: string, stderr: string, err?: Error): SendResult {
   if (status !== 0) {
     const why = stderr.trim() || err?.message || `exit ${status}`;
-    throw new Error(`send from ${c.ns1} failed: ${why}${/Cannot open network namespace|No such file/.test(why) ? ` — is the testbed up? run 'mes_pkt testbed up${o.prefix ? ` --prefix ${o.prefix}` : ''}'` : ''}`);
+    throw new Error(`send from ${c.ns1} failed: ${why}${/Cannot open network namespace|No such file/.test(why) ? ` — is the testbed up? run '${SELF} testbed up${o.prefix ? ` --prefix ${o.prefix}` : ''}'` : ''}`);
   }
   const res = JSON.parse(stdout.trim().split('\n').pop()!) as { sent: number; seconds: number };
   return { ...res, to: c.addr2, port: o.port };

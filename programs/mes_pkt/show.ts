@@ -12,6 +12,7 @@ import { MES_PORT, maps } from './layout.ts';
 import { readV2 } from './reader-v2.ts';
 import { DEFAULT_MAX_LATENCY_NS, computeStats, partition, summarize, type Stats } from './stats.ts';
 import { describeAttachment, pinDirOf, pinPath, pinnedMode, readState, type Mode, type State, type Where } from './state.ts';
+import { SELF } from './self.ts';
 
 /**
  * Open a pinned map of the probe's, checking its layout; a stale pin of another layout gets an
@@ -23,7 +24,7 @@ export function openProbeMap(dir: string, spec: MapSpec, readonly: boolean): Bpf
   } catch (e) {
     if (e instanceof BpfError && e.code === 'ENOENT') throw e;
     const msg = (e as Error).message;
-    throw new Error(`${msg}\nThe pin at ${pinPath(dir, spec)} is not the probe's map. Remove the stale pins with 'mes_pkt detach' (or rm ${pinPath(dir, spec)}) and attach again.`);
+    throw new Error(`${msg}\nThe pin at ${pinPath(dir, spec)} is not the probe's map. Remove the stale pins with '${SELF} detach' (or rm ${pinPath(dir, spec)}) and attach again.`);
   }
 }
 

@@ -12,6 +12,7 @@ import type { Hook } from '../../src/netlink/filter.ts';
 import { maps } from './layout.ts';
 import { DEFAULT_CAPACITY, v2Maps } from './layout-v2.ts';
 import type { Match, Proto } from './match.ts';
+import { SELF } from './self.ts';
 
 /** Filter names mark our filters, so detach and a second attach find them and nothing else. */
 export const FILTER_NAMES = { ingress: 'mes_pkt_start', egress: 'mes_pkt_end' } as const;
@@ -68,7 +69,7 @@ export function pinDirOf(w: Where): string {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EPERM' || /EPERM|EACCES/.test((e as Error).message)) {
-      throw new Error(`${(e as Error).message}\nmes_pkt needs root (or CAP_BPF + CAP_NET_ADMIN, and CAP_SYS_ADMIN to mount bpffs): run it with sudo`);
+      throw new Error(`${(e as Error).message}\n${SELF} needs root (or CAP_BPF + CAP_NET_ADMIN, and CAP_SYS_ADMIN to mount bpffs): run it with sudo`);
     }
     throw e;
   }
@@ -168,7 +169,7 @@ export class NotAttachedError extends Error {
 /** Which mode's pins are in dir: the one attach recorded, else whichever are complete. */
 export function pinnedMode(dir: string): Mode {
   const complete = MODES.filter((m) => probeMaps(m, 16).every((x) => existsSync(pinPath(dir, x))));
-  if (!complete.length) throw new NotAttachedError(`nothing is attached: no probe maps under ${dir}. Run 'mes_pkt attach <dev>' first.`);
+  if (!complete.length) throw new NotAttachedError(`nothing is attached: no probe maps under ${dir}. Run '${SELF} attach <dev>' first.`);
   // both complete (a mode's pins left beside the other's): the one attach recorded
   const recorded = complete.length > 1 ? readState(dir)?.mode : undefined;
   return recorded && complete.includes(recorded) ? recorded : complete[0]!;

@@ -46,4 +46,21 @@ t('show/watch/serve accept --netns, and say when it is not the namespace attach 
   }
 });
 
+t('help and hints name the invocation the user typed; a second detach says nothing is attached', () => {
+  const self = 'npx tsx programs/mes_pkt.ts';
+  for (const cmd of ['attach', 'detach', 'show', 'reset', 'watch', 'serve', 'dump', 'testbed', 'send', 'demo']) {
+    const h = cli(cmd, '--help');
+    assert.is(h.status, 0, h.stderr);
+    assert.ok(h.stdout.startsWith(`usage: ${self} ${cmd}`), h.stdout.split('\n')[0]);
+  }
+  assert.match(cli('--help').stdout, /send UDP datagrams from ns1 to ns2/);
+  const dir = `${ensureBpffs()}/${uniqueName('tsbpf-fixc')}`;
+  const s = cli('show', '--pin-dir', dir);
+  assert.ok(s.stderr.includes(`Run '${self} attach <dev>' first`), s.stderr);
+  const d = cli('detach', '--pin-dir', dir);
+  assert.is(d.status, 0, d.stderr);
+  assert.is(d.stdout.trim(), `nothing is attached under ${dir}`);
+  rmSync(dir, { recursive: true, force: true });
+});
+
 t.run();

@@ -146,7 +146,7 @@ test('a pin that was there before is shared, and detach leaves it; one of anothe
     stale.close();
     const bad = cli('attach', t.v1, t.v2, '--obj', obj, '--pin-dir', globals);
     assert.is(bad.status, 1);
-    assert.match(bad.stderr, /value size is 4, expected 8.*mes_pkt detach/s);
+    assert.match(bad.stderr, /value size is 4, expected 8.*'npx tsx programs\/mes_pkt\.ts detach'/s);
     assert.equal(readdirSync(globals), ['map_mes_start']);
     assert.not.ok(existsSync(stateFile(globals)));
     assert.is(sh('tc', ['filter', 'show', 'dev', t.v1, 'ingress']).trim(), '');

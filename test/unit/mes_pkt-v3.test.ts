@@ -170,7 +170,7 @@ test('needs root: uid 0, or CAP_BPF (or CAP_SYS_ADMIN) with CAP_NET_ADMIN', () =
   assert.not.ok(privileged(0n, 1000));
   assert.ok(privileged((1n << 39n) | (1n << 12n), 1000));
   assert.not.ok(privileged(1n << 39n, 1000), 'CAP_BPF alone cannot attach');
-  assert.is(new NeedsRootError('show').message, 'mes_pkt show needs root (or CAP_BPF + CAP_NET_ADMIN): run it with sudo');
+  assert.is(new NeedsRootError('show').message, 'npx tsx programs/mes_pkt.ts show needs root (or CAP_BPF + CAP_NET_ADMIN): run it with sudo');
 });
 
 test('pin dirs are one probe whatever the spelling: a/../b is b', () => {
