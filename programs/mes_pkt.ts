@@ -27,8 +27,8 @@ const control = () => import('./mes_pkt/control.ts');
 const USAGE = `usage: ${SELF} <command> [options]
 
 Measures how long packets (default UDP to port ${MES_PORT}) take from one interface's tc ingress
-to another's tc egress, or on one interface from a request to its reply (the tutorial in
-../shared/seed, without clang or tc).
+to another's tc egress, or on one interface from a request to its reply (the Japanese tutorial
+"bpfプログラムの作成と実行(1)(tc)", without clang or tc).
 
 commands:
   attach <dev> [<egress-dev>]   load the probe; mes_start on <dev> ingress, mes_end on egress

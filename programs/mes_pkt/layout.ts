@@ -1,5 +1,5 @@
 /**
- * The tutorial's constants and map layouts (../shared/seed, mes_pkt.c): its port, its slots and
+ * The tutorial's constants and map layouts (the Japanese tutorial "bpfプログラムの作成と実行(1)(tc)", mes_pkt.c): its port, its slots and
  * its three pinned arrays. The programs (probe.ts) and the readers (show.ts) share them; this
  * module imports nothing, so show reads the tutorial's maps without loading the DSL.
  */

@@ -1,6 +1,6 @@
 /**
- * The tutorial's mes_start exactly as clang -O2 compiles it (../shared/reference/
- * clang-O2-listing.txt), transcribed into the DSL instruction for instruction: 37 instructions
+ * The tutorial's mes_start exactly as clang -O2 compiles it (the clang + tc reference
+ * build's clang-O2-listing.txt), transcribed into the DSL instruction for instruction: 37 instructions
  * where probe.ts needs 34. Tests compare its bytes and listing with clang's and llvm-objdump's;
  * learners can diff it against probe.ts to see what a hand-written program saves.
  */

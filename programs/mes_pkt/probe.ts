@@ -1,5 +1,5 @@
 /**
- * The tutorial's latency probe (../shared/seed, mes_pkt.c), written in the DSL so it reads
+ * The tutorial's latency probe (the Japanese tutorial "bpfプログラムの作成と実行(1)(tc)", mes_pkt.c), written in the DSL so it reads
  * beside the C. Two entries share one body:
  *   mes_start (tc ingress) stamps bpf_ktime_get_ns() into map_mes_start[cnt[0]++]
  *   mes_end   (tc egress)  stamps bpf_ktime_get_ns() into map_mes_end[cnt[1]++]
