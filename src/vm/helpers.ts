@@ -129,15 +129,18 @@ export function makeHelpers(env: HelperEnv): HelperTable {
   def('trace_printk', (pc) => {
     const size = u32(R, 2);
     const fmt = cstring(mem.view(R[2]!, R[3]!, size, false, pc));
+    // %s: byte by byte up to the NUL, so a string that ends at the end of its region (a global
+    // char array) is read whole; a byte past the region faults. The kernel copies at most its
+    // bprintf buffer (512 bytes).
     const line = formatPrintk(fmt, [arg(R, 3), arg(R, 4), arg(R, 5)], (a) => {
-      for (let n = 1; n <= 256; n *= 2) {
-        try {
-          const [lo, hi] = bigToPair(a);
-          const b = mem.view(lo, hi, n, false, pc);
-          if (b.includes(0)) return cstring(b);
-        } catch { const [lo, hi] = bigToPair(a); return cstring(mem.view(lo, hi, 1, false, pc)); }
+      const bytes: number[] = [];
+      for (let i = 0n; i < PRINTK_STRING_MAX; i++) {
+        const [lo, hi] = bigToPair(a + i);
+        const c = mem.view(lo, hi, 1, false, pc)[0]!;
+        if (c === 0) return new TextDecoder().decode(new Uint8Array(bytes));
+        bytes.push(c);
       }
-      return '(string too long)';
+      return new TextDecoder().decode(new Uint8Array(bytes));
     });
     env.printk(line);
     ret(R, new TextEncoder().encode(line).length);
@@ -180,6 +183,9 @@ export function makeHelpers(env: HelperEnv): HelperTable {
   def('ringbuf_discard', commit(false, 'bpf_ringbuf_discard'));
   return H;
 }
+
+/** The longest %s string trace_printk copies (the kernel's MAX_BPRINTF_BUF). */
+const PRINTK_STRING_MAX = 512n;
 
 /** The message for a helper the VM does not have. */
 export function unknownHelper(id: number): string {

@@ -362,6 +362,27 @@ test('clock, random, CPU and trace_printk are the test\'s', () => {
   assert.equal(r.printk, ['n=-2 x=deadbeef0\n']);
 });
 
+test('trace_printk %s prints the whole string when it ends at the end of its region', () => {
+  const vm = new Vm();
+  const name = vm.createMap({ name: '.rodata', type: 'array', keySize: 4, valueSize: 12, maxEntries: 1 });
+  name.updateRaw(new Uint8Array(4), new TextEncoder().encode('hello world\0'), 0);
+  const fmt = new TextEncoder().encode('name=%s\0');
+  const r = vm.load(raw((b) => {
+    for (let i = 0; i < fmt.length; i++) b.st('u8', r10, -16 + i, fmt[i]!);
+    b.mov(r1, r10); b.add(r1, -16); b.mov(r2, fmt.length); b.ldMapValue(r3, name, 0);
+    b.call('trace_printk'); b.exit();
+  })).run();
+  assert.equal(r.printk, ['name=hello world']);
+  const unterminated = vm.createMap({ name: 'u', type: 'array', keySize: 4, valueSize: 3, maxEntries: 1 });
+  unterminated.updateRaw(new Uint8Array(4), new TextEncoder().encode('abc'), 0);
+  const f = fault(() => vm.load(raw((b) => {
+    for (let i = 0; i < fmt.length; i++) b.st('u8', r10, -16 + i, fmt[i]!);
+    b.mov(r1, r10); b.add(r1, -16); b.mov(r2, fmt.length); b.ldMapValue(r3, unterminated, 0);
+    b.call('trace_printk'); b.exit();
+  })).run());
+  assert.is(f.kind, 'memory', 'a string with no NUL before the end of its region is a fault, as in the kernel');
+});
+
 test('skb_load_bytes copies from the packet and refuses out-of-range reads', () => {
   const vm = new Vm();
   const p = vm.load(program({ name: 'lb', type: 'sched_cls' }, (b) => {
