@@ -10,6 +10,7 @@ import { r0, r1, r2, r3, r6, r10 } from '../../src/asm/register.ts';
 import { Class, AluOp, JmpOp, Source, CallKind } from '../../src/asm/opcode.ts';
 import { encode, invalidReason, type Instruction } from '../../src/asm/instruction.ts';
 import { Vm, VmError, VmFault } from '../../src/vm/index.ts';
+import { Memory } from '../../src/vm/memory.ts';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -338,6 +339,33 @@ test('a record used after submit faults (its region is gone)', () => {
     b.label('out'); b.mov(r0, 0); b.exit();
   })).run());
   assert.is(f.kind, 'memory');
+});
+
+test('a small LRU hash takes a million updates with random keys (freed value slots are reused)', () => {
+  const vm = new Vm();
+  const m = vm.createMap({ name: 'lru', type: 'lru_hash', keySize: 4, valueSize: 8, maxEntries: 16 });
+  const h = vm.createMap({ name: 'h', type: 'hash', keySize: 4, valueSize: 8, maxEntries: 16 });
+  const key = new Uint8Array(4), dv = new DataView(key.buffer), value = new Uint8Array(8);
+  let x = 12345;
+  for (let i = 0; i < 1_000_000; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    dv.setUint32(0, x, true);
+    assert.is(m.updateRaw(key, value, 0), 0);
+    assert.is(h.updateRaw(key, value, 0), 0);
+    assert.is(h.deleteRaw(key), 0);
+  }
+  assert.is(m.size, 16);
+  assert.is(h.size, 0);
+});
+
+test('address space exhaustion is a VmError that says what to lower', () => {
+  const mem = new Memory();
+  const one = new Uint8Array(1);
+  let err: unknown, n = 0;
+  try { for (; n < 1_000_000; n++) mem.alloc('v', 'map-value', one); } catch (e) { err = e; }
+  assert.instance(err, VmError);
+  assert.match((err as Error).message, /lower max_entries or value_size/);
+  assert.ok(n > 400_000, `${n} regions before the end`);
 });
 
 test('clock, random, CPU and trace_printk are the test\'s', () => {
