@@ -42,6 +42,13 @@ withClang('BTF-defined maps: type, sizes from key/value types or key_size/value_
   assert.is(counts.pin, undefined);
 });
 
+withClang('a map value type bigger than u32 (8 GiB) is an ElfError, not a size the loader wraps', () => {
+  let err: unknown;
+  try { readElf(fixtureBytes('huge_value')); } catch (e) { err = e; }
+  assert.instance(err, ElfError);
+  assert.match((err as Error).message, /8589934592 bytes.*u32/);
+});
+
 withClang('global data: .rodata frozen and read-only to programs, .data with its initial value, .bss zeroed', () => {
   const c = readElf(fixtureBytes('btf_maps'));
   const ro = map(c, '.rodata'), data = map(c, '.data'), bss = map(c, '.bss');

@@ -9,7 +9,7 @@ import { program, type Builder, type ProgramSpec } from '../../src/asm/program.t
 import { r0, r1, r2, r3, r6, r10 } from '../../src/asm/register.ts';
 import { Class, AluOp, JmpOp, Source, CallKind } from '../../src/asm/opcode.ts';
 import { encode, invalidReason, type Instruction } from '../../src/asm/instruction.ts';
-import { Vm, VmError, VmFault } from '../../src/vm/index.ts';
+import { Vm, VmError, VmFault, VmMapError } from '../../src/vm/index.ts';
 import { Memory } from '../../src/vm/memory.ts';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -366,6 +366,20 @@ test('address space exhaustion is a VmError that says what to lower', () => {
   assert.instance(err, VmError);
   assert.match((err as Error).message, /lower max_entries or value_size/);
   assert.ok(n > 400_000, `${n} regions before the end`);
+});
+
+test('maps too big for the VM are a VmMapError that says to lower max_entries; sizes past u32 are refused', () => {
+  const vm = new Vm();
+  const err = (f: () => unknown): Error => { try { f(); } catch (e) { return e as Error; } throw new Error('no error'); };
+  const big = err(() => vm.createMap({ name: 'big', type: 'array', keySize: 4, valueSize: 64, maxEntries: 0x7fffffff }));
+  assert.instance(big, VmMapError);
+  assert.match(big.message, /lower max_entries for the VM/);
+  // 2^31 bytes: (n + 7) & ~7 made this negative, and the typed array threw a RangeError
+  assert.instance(err(() => vm.createMap({ name: 'v', type: 'array', keySize: 4, valueSize: 2 ** 31, maxEntries: 1 })), VmMapError);
+  assert.instance(err(() => vm.createMap({ name: 'h', type: 'hash', keySize: 4, valueSize: 2 ** 31, maxEntries: 1 })), VmMapError);
+  assert.match(err(() => vm.createMap({ name: 'w', type: 'hash', keySize: 4, valueSize: 2 ** 33, maxEntries: 1 })).message, /u32/);
+  const ok = vm.createMap({ name: 'ok', type: 'array', keySize: 4, valueSize: 2 ** 20 + 1, maxEntries: 2 });
+  assert.is(ok.updateRaw(new Uint8Array([1, 0, 0, 0]), new Uint8Array(2 ** 20 + 1).fill(1), 0), 0, 'a value past 1 MiB + 1 still fits its stride');
 });
 
 test('clock, random, CPU and trace_printk are the test\'s', () => {
