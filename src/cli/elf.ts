@@ -16,6 +16,7 @@ import { PROG_TYPES } from '../syscall/constants.ts';
 import { relocationName } from '../elf/constants.ts';
 import { parseElfFile, type ElfFile } from '../elf/file.ts';
 import { collectionOf } from '../elf/reader.ts';
+import { runningKernelBtf } from '../btf/kernel.ts';
 import type { ElfCollection } from '../elf/spec.ts';
 import { loadObject } from '../attach/object.ts';
 import { unpin } from '../syscall/pin.ts';
@@ -70,8 +71,9 @@ export function readObject(file: string, opts: { type?: ProgramType; defaultType
   let bytes: Uint8Array;
   try { bytes = new Uint8Array(readFileSync(file)); } catch (e) { throw new Error(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
   const elf = parseElfFile(bytes);
-  // CO-RE relocations resolve against the running kernel's BTF (the reader's default).
-  return { elf, coll: collectionOf(elf, { ...opts, objectName }) };
+  // CO-RE relocations resolve against the running kernel's BTF (elf show too: it shows what
+  // would load here)
+  return { elf, coll: collectionOf(elf, { ...opts, objectName, coreTarget: runningKernelBtf }) };
 }
 
 const SHT_NAMES: Record<number, string> = { 0: 'NULL', 1: 'PROGBITS', 2: 'SYMTAB', 3: 'STRTAB', 8: 'NOBITS', 9: 'REL', 0x6fff4c03: 'LLVM_ADDRSIG' };

@@ -11,6 +11,7 @@ import { EntryError, pickEntry, programsIn } from '../verifier/module.ts';
 import { formatStep, Vm, VmError, VmFault, type VmRunResult, type TraceStep, type VmMap } from '../vm/index.ts';
 import { FRAME_SPEC_HELP } from '../frame/index.ts';
 import { ElfError, readElf } from '../elf/index.ts';
+import { runningKernelBtf } from '../btf/kernel.ts';
 import { int, json, parse, UsageError } from '../command.ts';
 import { packetArg, readBytes } from './args.ts';
 
@@ -64,7 +65,7 @@ function isElf(file: string): boolean {
 function elfEntry(file: string, name: string | undefined, type: ProgramType | undefined): ProgramSpec & { section: string } {
   let col;
   try {
-    col = readElf(readBytes(file, 'the object'), type ? { defaultType: type } : {});
+    col = readElf(readBytes(file, 'the object'), { ...(type ? { defaultType: type } : {}), coreTarget: runningKernelBtf });
   } catch (e) {
     if (e instanceof ElfError) throw new UsageError(`${file}: ${e.message}`);
     throw e;

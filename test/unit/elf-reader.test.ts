@@ -183,6 +183,14 @@ withClang('CO-RE relocations are resolved against the target BTF (src/btf/core.t
   assert.ok(bare.programs[0]!.insns.some((i) => i.op === 0x85 && i.imm === 0xbad2310));
 });
 
+withClang('CO-RE relocations and no coreTarget: an ElfError that says to pass one (the pure reader reads no vmlinux)', () => {
+  let err: unknown;
+  try { readElf(fixtureBytes('core')); } catch (e) { err = e; }
+  assert.instance(err, ElfError);
+  assert.match((err as Error).message, /CO-RE relocations.*pass coreTarget \(e\.g\. runningKernelBtf\(\)\)/);
+  assert.is(readElf(fixtureBytes('btf_maps')).programs.length > 0, true, 'an object without CO-RE needs none');
+});
+
 test('section names: libbpf convention', () => {
   const rows: [string, string | undefined, string | undefined, string | undefined][] = [
     ['tc', 'sched_cls', undefined, undefined],
