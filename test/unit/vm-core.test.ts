@@ -198,8 +198,17 @@ test('an array map value: an access crossing into the next value faults', () => 
 test('runaway loops and deep recursion hit the limits', () => {
   const loop = fault(() => new Vm({ maxInsns: 10_000 }).load(raw((b) => { b.label('l'); b.ja('l'); })).run());
   assert.is(loop.kind, 'insn-limit');
+  assert.match(loop.message, /--max-insns/, 'the message names the CLI flag too');
   const rec = fault(() => run((b) => { b.label('f'); b.callLocal('f'); b.exit(); }));
   assert.is(rec.kind, 'call-depth');
+});
+
+test('bytes that do not decode: one "instruction N:" in the message, not two', () => {
+  let err: unknown;
+  try { new Vm().load(new Uint8Array([0xff, 0, 0, 0, 0, 0, 0, 0])); } catch (e) { err = e; }
+  assert.instance(err, VmError);
+  assert.is((err as VmError).index, 0);
+  assert.is((err as Error).message.match(/instruction 0/g)?.length, 1, (err as Error).message);
 });
 
 test('an unknown helper is a clear fault when reached, not at load', () => {
