@@ -67,7 +67,8 @@ function elfEntry(file: string, name: string | undefined, type: ProgramType | un
   try {
     col = readElf(readBytes(file, 'the object'), { ...(type ? { defaultType: type } : {}), coreTarget: runningKernelBtf });
   } catch (e) {
-    if (e instanceof ElfError) throw new UsageError(`${file}: ${e.message}`);
+    // an object that cannot be read could not be loaded: exit 1, as --help says (2 is usage)
+    if (e instanceof ElfError) { e.message = `${file}: ${e.message}`; }
     throw e;
   }
   const progs = col.programs;

@@ -36,6 +36,18 @@ test('run --trace (the frame described, not a file): every instruction with the 
   assert.match(r.stdout, /r0 = 0 \(0x0\)\s+retval 0\s+34 instructions/);
 });
 
+test('run: an object that does not read exits 1 (could not be loaded, as --help says), naming the file', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tsbpf-run-'));
+  try {
+    const bad = path.join(dir, 'bad.o');
+    writeFileSync(bad, new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]));
+    const r = cli('run', bad);
+    assert.is(r.status, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`^error: ${bad.replace(/[.]/g, '\\.')}: ELF `));
+    assert.match(cli('run', '--help').stdout, /1 the program faulted .* or could not be loaded, 2 usage/s);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
 test('run: a faulting program exits 1 naming the instruction, its TS line, address and region; a clang-built .o runs', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'tsbpf-vm-'));
   try {
