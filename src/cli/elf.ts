@@ -15,7 +15,7 @@ import type { ProgramType } from '../asm/program.ts';
 import { PROG_TYPES } from '../syscall/constants.ts';
 import { relocationName } from '../elf/constants.ts';
 import { parseElfFile, type ElfFile } from '../elf/file.ts';
-import { collectionOf } from '../elf/reader.ts';
+import { collectionOf, objectNameOf } from '../elf/reader.ts';
 import { runningKernelBtf } from '../btf/kernel.ts';
 import type { ElfCollection } from '../elf/spec.ts';
 import { loadObject } from '../attach/object.ts';
@@ -67,7 +67,7 @@ function programType(t: string | undefined): ProgramType | undefined {
 
 /** Read an object file: its container and its collection. */
 export function readObject(file: string, opts: { type?: ProgramType; defaultType?: ProgramType } = {}): { elf: ElfFile; coll: ElfCollection } {
-  const objectName = path.basename(file).split('.')[0] ?? '';
+  const objectName = objectNameOf(file);
   let bytes: Uint8Array;
   try { bytes = new Uint8Array(readFileSync(file)); } catch (e) { throw new Error(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
   const elf = parseElfFile(bytes);

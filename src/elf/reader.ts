@@ -73,6 +73,14 @@ const CALL_OP: number = Class.JMP | JmpOp.call, CALL_LOCAL: number = CallKind.lo
 const isCall = (i: Instruction) => i.op === CALL_OP && i.src === CALL_LOCAL;
 const isFuncRef = (i: Instruction) => i.op === LDIMM64 && i.src === PSEUDO_FUNC;
 
+/**
+ * The object name libbpf takes from a file name ('btf_maps' for /x/btf_maps.o): what readers
+ * of the same file pass as objectName, so global-data maps get the same names everywhere.
+ */
+export function objectNameOf(file: string): string {
+  return (file.split('/').pop() ?? '').split('.')[0] ?? '';
+}
+
 /** Read an object's maps and programs. Throws ElfError for anything it cannot read. */
 export function readElf(bytes: Uint8Array, opts: ReadOptions = {}): ElfCollection {
   const file = parseElfFile(bytes);

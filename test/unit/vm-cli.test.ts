@@ -48,6 +48,15 @@ test('run: an object that does not read exits 1 (could not be loaded, as --help 
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
+test('run and elf show name an object\'s global-data maps alike (btf_maps.rodata, as libbpf)', () => {
+  const obj = 'test/fixtures/elf/btf_maps.seed.o';
+  const shown = JSON.parse(cli('elf', 'show', obj, '--json').stdout).maps.map((m: { name: string }) => m.name) as string[];
+  const ran = JSON.parse(cli('run', obj, '--entry', 'count_len', '--json').stdout).maps.map((m: { name: string }) => m.name) as string[];
+  assert.ok(shown.includes('btf_maps.data'), shown.join(', '));
+  assert.equal([...ran].sort(), shown.filter((n) => ran.includes(n)).sort());
+  assert.ok(ran.includes('btf_maps.data'), ran.join(', '));
+});
+
 test('run: a faulting program exits 1 naming the instruction, its TS line, address and region; a clang-built .o runs', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'tsbpf-vm-'));
   try {
