@@ -9,7 +9,9 @@ import { program, type Builder, type ProgramSpec } from '../../src/asm/program.t
 import { r0, r1, r2, r3, r6, r10 } from '../../src/asm/register.ts';
 import { Class, AluOp, JmpOp, Source, CallKind } from '../../src/asm/opcode.ts';
 import { encode, invalidReason, type Instruction } from '../../src/asm/instruction.ts';
-import { Vm, VmError, VmFault, VmMapError } from '../../src/vm/index.ts';
+import { Vm, VmError, VmFault, VmMapError, VM_HELPERS } from '../../src/vm/index.ts';
+import { helperId } from '../../src/asm/helpers.ts';
+const helperIdOf = (n: string): number => helperId(n) ?? helperId(`bpf_${n}`) ?? -1;
 import { Memory } from '../../src/vm/memory.ts';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -209,6 +211,18 @@ test('bytes that do not decode: one "instruction N:" in the message, not two', (
   assert.instance(err, VmError);
   assert.is((err as VmError).index, 0);
   assert.is((err as Error).message.match(/instruction 0/g)?.length, 1, (err as Error).message);
+});
+
+test('VM_HELPERS lists exactly the helpers a program can call in the VM', () => {
+  const runs: string[] = [];
+  for (let id = 1; id < 256; id++) {
+    const call = [I(Class.JMP | JmpOp.call, 0, CallKind.helper, 0, id), EXIT];
+    try { new Vm().load(call).run(); runs.push(String(id)); } catch (e) {
+      if (!(e instanceof VmFault && /is not available in the VM/.test(e.message))) runs.push(String(id));
+    }
+  }
+  const named = VM_HELPERS.map((n) => String(helperIdOf(n)));
+  assert.equal([...named].sort(), [...runs].sort());
 });
 
 test('an unknown helper is a clear fault when reached, not at load', () => {
