@@ -1,6 +1,7 @@
 /**
- * The least of BTF the ELF reader needs, until src/btf owns the codec: walk the type section
- * of .BTF to read BTF-defined map definitions (the DATASEC ".maps" of libbpf's
+ * The least of BTF the ELF reader needs, a decoder of its own that predates src/btf (the full
+ * codec, which reader.ts already uses for CO-RE; this one is to move onto it): walk the type
+ * section of .BTF to read BTF-defined map definitions (the DATASEC ".maps" of libbpf's
  * `struct { __uint(type, …); __type(key, …); … } name SEC(".maps")`), and patch DATASEC sizes
  * and variable offsets that clang leaves zero (the kernel refuses a DATASEC of size 0).
  *
