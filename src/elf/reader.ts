@@ -99,6 +99,13 @@ function cstr(section: ElfSection): string {
 function applyCore(file: ElfFile, opts: ReadOptions): { file: ElfFile; poisons: CorePoison[] } {
   const btfSec = file.sections.find((s) => s.name === '.BTF'), extSec = file.sections.find((s) => s.name === '.BTF.ext');
   if (!btfSec || !extSec || btfSec.type === SHT.NOBITS || extSec.type === SHT.NOBITS) return { file, poisons: [] };
+  // No core_relo block in the header (hdr_len < 32, or core_relo_len 0): nothing to relocate,
+  // and no reason to decode .BTF a second time with src/btf's codec.
+  const x = extSec.data;
+  if (x.length >= 32) {
+    const v = new DataView(x.buffer, x.byteOffset, x.length);
+    if (v.getUint32(4, true) < 32 || v.getUint32(28, true) === 0) return { file, poisons: [] };
+  }
   try {
     const local = decodeBtf(btfSec.data);
     const ext = decodeBtfExt(extSec.data, local);
