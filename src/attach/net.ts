@@ -20,7 +20,7 @@ import { inNetns } from './attachment.ts';
 import { hasTcx } from './tc.ts';
 
 /** bpftool's words for the XDP modes. */
-const XDP_MODE_WORD = { skb: 'generic', drv: 'driver', hw: 'offload' } as const;
+export const XDP_MODE_WORD = { skb: 'generic', drv: 'driver', hw: 'offload' } as const;
 
 export interface NetXdpEntry {
   readonly devname: string;
@@ -70,8 +70,9 @@ function xdpEntries(dev: Link, x: XdpState, links: readonly LinkInfo[]): NetXdpE
   const out: NetXdpEntry[] = [];
   const add = (mode: 'skb' | 'drv' | 'hw', id: number | undefined): void => {
     if (!id) return;
-    const l = links.find((k) => k.type === 'xdp' && k.ifindex === dev.index && k.progId === id);
-    out.push({ devname: dev.name, ifindex: dev.index, mode: XDP_MODE_WORD[mode], id, ...(l ? { link_id: l.id } : {}) });
+    // Link info names no namespace: with the same ifindex and program in two, neither is sure to be this one's.
+    const l = links.filter((k) => k.type === 'xdp' && k.ifindex === dev.index && k.progId === id);
+    out.push({ devname: dev.name, ifindex: dev.index, mode: XDP_MODE_WORD[mode], id, ...(l.length === 1 ? { link_id: l[0]!.id } : {}) });
   };
   add('skb', x.skbProgId);
   add('drv', x.drvProgId);
