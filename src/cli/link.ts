@@ -2,7 +2,7 @@
  * `tsbpf link`: BPF links, like `bpftool link`: list, show one (by id or pin), detach, pin.
  * --json uses bpftool's field names: id, type, prog_id, ifindex, attach_type.
  */
-import { detachLinkById, detachPinnedLink } from '../attach/link.ts';
+import { detachLinkById, detachPinnedLink, recordLinkPin } from '../attach/link.ts';
 import { listBpfLinks, openLinkById, openPinnedLink, type LinkInfo } from '../syscall/link.ts';
 import { dispatch, int, json, parse, table, UsageError } from '../command.ts';
 
@@ -15,7 +15,7 @@ const usage = `usage: tsbpf link <command> [options]
 commands:
   list                     every link: id, type, program, device or attach type
   show (ID | --pinned P)   one link
-  detach (ID | --pinned P) end a link's attachment now (and remove tsbpf's pin of it, or P)
+  detach (ID | --pinned P) end a link's attachment now (and remove the pins tsbpf made of it, and P)
   pin ID PATH              pin a link in bpffs, so it outlives every process holding it
 
 ${common}
@@ -74,6 +74,7 @@ async function pin(argv: string[]): Promise<number> {
   if (a.positionals.length !== 2) throw new UsageError(`pin takes a link id and a bpffs path\n\n${usage}`);
   using link = openLinkById(int(a.positionals[0], 'link id'));
   link.pin(a.positionals[1]!);
+  recordLinkPin(link.id, a.positionals[1]!);
   process.stdout.write(a.values.json ? json({ id: link.id, pinned: a.positionals[1] }) : `pinned link ${link.id} at ${a.positionals[1]}\n`);
   return 0;
 }

@@ -39,7 +39,7 @@ ${common}
 
 const detachUsage = `usage: tsbpf xdp detach <dev> [--netns NAME] [--json]
 
-Removes <dev>'s XDP program: its link is detached (and tsbpf's pin of it removed), or, when it
+Removes <dev>'s XDP program: its link is detached (and the pins tsbpf made of it removed), or, when it
 was attached over netlink, an IFLA_XDP with fd -1 is sent for its mode.
 
 ${common}
