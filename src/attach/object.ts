@@ -121,7 +121,7 @@ function explainPoison(e: unknown, coll: ElfCollection): unknown {
   if (!(e instanceof VerifierError) || !coll.corePoisons?.length || !/unknown#195896080/.test(e.log)) return e;
   const list = coll.corePoisons.map((p) => `  ${p.section} instruction ${p.insn}: ${p.reason}`).join('\n');
   const err = new Error(`${e.message.split('\n')[0]}\nthe verifier reached an instruction CO-RE poisoned, because this kernel lacks what the object's types ask for:\n${list}`);
-  Object.assign(err, { cause: e, log: e.log });
+  Object.assign(err, { cause: e, log: e.log, details: e.details });
   return err;
 }
 
