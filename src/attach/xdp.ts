@@ -27,6 +27,7 @@ import { defaultSys, type Sys } from '../syscall/sys.ts';
 import { detachLinkById, pinnedLinkState } from './link.ts';
 import { AttachError, inNetns, programType, where, type Attachment, type NetAttachmentInfo, type ProgramLike } from './attachment.ts';
 import { linkOwner, netlinkOwner, pinNewLink, updateOpenedLink } from './owner.ts';
+import { Errno } from '../errno.ts';
 
 export type XdpAttachMode = 'link' | 'netlink';
 export type { XdpMode };
@@ -55,12 +56,12 @@ export interface XdpAttachment extends Attachment {
   info(): NetAttachmentInfo;
 }
 
-const EBUSY = 16, EEXIST = 17, EPERM = 1, EINVAL = 22;
+const { EBUSY, EEXIST, EPERM, EINVAL } = Errno;
 
 function occupied(target: string, dev: string | number, s: XdpState, how: string): AttachError {
   const id = s.progId ?? s.skbProgId ?? s.drvProgId ?? s.hwProgId;
   return new AttachError(target, `${dev} already has an XDP program${id ? ` (id ${id}, ${s.attached} mode${how})` : ''}: ` +
-    'pass replace to swap it, or detach it first (tsbpf xdp detach)', 'EBUSY');
+    'pass replace (--replace) to swap it, or detach it first (tsbpf xdp detach)', 'EBUSY');
 }
 
 /** The program running in one mode, from a device's XDP state. */

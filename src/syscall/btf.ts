@@ -6,12 +6,12 @@
 import { BTF_GET_ID, BTF_INFO, BTF_LOAD, MAP_INFO, PROG_INFO, alloc, attr, readU32, readU64, write } from './attr.ts';
 import { Cmd } from './constants.ts';
 import { BpfError, check } from './errors.ts';
-import { errnoName } from '../errno.ts';
+import { Errno, errnoName } from '../errno.ts';
 import { LOG_INITIAL_SIZE, logText, nextLogSize } from './log.ts';
 import { getNextId, objGetInfoByFd } from './bpf.ts';
 import { defaultSys, type Sys } from './sys.ts';
 
-const EINVAL = 22, ENOSPC = 28, EACCES = 13, EPERM = 1;
+const { EINVAL, ENOSPC, EACCES, EPERM } = Errno;
 
 /** The kernel refused a BTF blob: its log says which type and why. */
 export class BtfLoadError extends BpfError {
