@@ -78,4 +78,22 @@ s('xdp detach and link detach ID remove --pin and `link pin` pins', async () => 
   }));
 });
 
+s('link show, pin and detach take a pin path as prog and map do (PATH, pinned PATH, id N)', async () => {
+  await withPinned((dir) => withPair((p) => {
+    const a = JSON.parse(ok('xdp', 'attach', p.b, '--pinned', `${dir}/xdp`, '--flags', 'skb', '--pin', `${dir}/sl`, '--netns', p.nsB, '--json'));
+    for (const by of [[`${dir}/sl`], ['pinned', `${dir}/sl`], ['id', String(a.linkId)], [String(a.linkId)]]) {
+      assert.is(JSON.parse(ok('link', 'show', ...by, '--json')).id, a.linkId, by.join(' '));
+    }
+    assert.is(JSON.parse(ok('link', 'pin', `${dir}/sl`, `${dir}/sl2`, '--json')).id, a.linkId);
+    assert.is(JSON.parse(ok('link', 'show', `${dir}/sl2`, '--json')).id, a.linkId);
+    const extra = cli('link', 'show', String(a.linkId), 'surplus');
+    assert.is(extra.status, 2);
+    assert.match(extra.stderr, /unexpected argument 'surplus'/);
+    ok('link', 'detach', `${dir}/sl2`);
+    assert.not.ok(existsSync(`${dir}/sl`), 'the other recorded pin goes too');
+    assert.not.ok(existsSync(`${dir}/sl2`));
+    assert.not.ok(linkExists(a.linkId));
+  }));
+});
+
 s.run();
