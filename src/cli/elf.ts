@@ -9,7 +9,7 @@
  * Maps the object pins itself (iproute2 PIN_GLOBAL_NS, libbpf LIBBPF_PIN_BY_NAME) go where tc
  * and libbpf put them; --pinmaps pins the others, as bpftool does.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ProgramType } from '../asm/program.ts';
 import { PROG_TYPES } from '../syscall/constants.ts';
@@ -146,6 +146,10 @@ export async function runProgLoad(cmd: 'load' | 'loadall', argv: string[]): Prom
     }
     programs = [first.symbol];
   }
+  // A pin path taken fails the pin after everything is loaded: refuse before making any map pin.
+  const targets = cmd === 'load' ? [target] : coll.programs.map((x) => path.join(target, x.symbol));
+  const taken = targets.filter((t) => existsSync(t));
+  if (taken.length) throw new Error(`${taken.join(', ')} ${taken.length === 1 ? 'exists' : 'exist'}: pick another path, or remove ${taken.length === 1 ? 'it' : 'them'} (rm ${taken.join(' ')})`);
   mkdirSync(cmd === 'load' ? path.dirname(target) : target, { recursive: true, mode: 0o700 });
   const obj = loadObject(coll, { ...(programs ? { programs } : {}), ...(p.values.pinmaps ? { pinDir: p.values.pinmaps } : {}) });
   const pinned: string[] = [];
@@ -161,7 +165,8 @@ export async function runProgLoad(cmd: 'load' | 'loadall', argv: string[]): Prom
       : out.map((o) => `${o.name}: ${o.type} id ${o.id} pinned ${o.pinned}\n`).join('') + maps.filter((m) => m.pinned).map((m) => `map ${m.name}: ${m.origin === 'reused' ? 'reused' : 'pinned'} ${m.pinned}\n`).join(''));
     return 0;
   } catch (e) {
-    for (const at of pinned) unpin(at);
+    // The program pins, and the map pins the load made: a failed command leaves none of them.
+    for (const at of [...pinned, ...obj.pinsMade]) { try { unpin(at); } catch { /* the error above is the one to report */ } }
     throw e;
   } finally {
     obj.close();
