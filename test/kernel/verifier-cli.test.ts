@@ -9,7 +9,7 @@ import { buildFixture, clangMissing } from '../fixtures/elf/build.ts';
 import { kernelSuite } from '../support/kernel.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const test = kernelSuite('fixa: verifier log from the CLI');
+const test = kernelSuite('verifier log from the CLI');
 const object = (name: string): string => (clangMissing ? path.join(root, 'test', 'fixtures', 'elf', `${name}.seed.o`) : buildFixture(name));
 
 test('prog load of a program the verifier rejects: TSBPF_DEBUG=1 prints the whole log', () => {

@@ -15,7 +15,7 @@ import { kernelSuite } from '../support/kernel.ts';
 import { TCX_NEXT, XDP_PASS, countMap, udpCounter, withPair } from '../support/attach-net.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const s = kernelSuite('fixa: detach removes the link pins tsbpf made');
+const s = kernelSuite('detach removes the link pins tsbpf made');
 const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: root, encoding: 'utf8' });
 const ok = (...args: string[]): string => {
   const r = cli(...args);

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { kernelSuite, withNetns } from '../support/kernel.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const s = kernelSuite('fixa: tc detach with no match');
+const s = kernelSuite('tc detach with no match');
 const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: root, encoding: 'utf8' });
 
 s('--id, --name and --link that match nothing: exit 1, one line, the list command with --netns', async () => {

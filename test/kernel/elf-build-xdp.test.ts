@@ -14,7 +14,7 @@ import { removePinDir } from '../../src/syscall/pin.ts';
 import { kernelSuite, uniqueName, withNetns } from '../support/kernel.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const test = kernelSuite('fixa: build xdp');
+const test = kernelSuite('build xdp');
 const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src', 'cli.ts'), ...args], { cwd: root, encoding: 'utf8' });
 const ok = (...args: string[]): string => {
   const r = cli(...args);

@@ -14,7 +14,7 @@ import { buildFixture, clangMissing } from '../fixtures/elf/build.ts';
 import { kernelSuite } from '../support/kernel.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const test = kernelSuite('fixa: prog load failures leave no map pins');
+const test = kernelSuite('prog load failures leave no map pins');
 const object = (name: string): string => (clangMissing ? path.join(root, 'test', 'fixtures', 'elf', `${name}.seed.o`) : buildFixture(name));
 const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 

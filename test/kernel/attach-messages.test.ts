@@ -14,7 +14,7 @@ import { XDP_PASS, countMap, udpCounter } from '../support/attach-net.ts';
 import { mkdirSync } from 'node:fs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const s = kernelSuite('fixa: CLI error hints');
+const s = kernelSuite('CLI error hints');
 const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: root, encoding: 'utf8' });
 
 s('an unknown interface reads the same in list, detach and attach', async () => {

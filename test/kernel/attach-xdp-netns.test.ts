@@ -15,7 +15,7 @@ import { kernelSuite, sh, uniqueName } from '../support/kernel.ts';
 import { XDP_PASS, countMap, udpCounter } from '../support/attach-net.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const s = kernelSuite('fixa: XDP with the same ifindex in two namespaces');
+const s = kernelSuite('XDP with the same ifindex in two namespaces');
 
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: root, encoding: 'utf8' });
