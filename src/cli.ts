@@ -2,6 +2,7 @@
  * tsbpf's command line: `npx tsx src/cli.ts <group> …`. Each group lives in src/cli/<group>.ts
  * and exports `run(argv)`; this file only dispatches, so groups load only what they use.
  */
+import { readFileSync } from 'node:fs';
 import { dispatch, main } from './command.ts';
 
 const groups: Record<string, { about: string; load: () => Promise<{ run: (argv: string[]) => Promise<number | void> | number | void }> }> = {
@@ -22,10 +23,21 @@ const groups: Record<string, { about: string; load: () => Promise<{ run: (argv: 
   run: { about: 'run a program in the eBPF VM: no root, no kernel; --trace shows every step', load: () => import('./cli/run.ts') },
 };
 
-const usage = `usage: tsbpf <command> [args] [--help]
+const usage = `usage: tsbpf <command> [args] [--help]   (tsbpf --version)
 
 commands:
 ${Object.entries(groups).map(([k, g]) => `  ${k.padEnd(12)}${g.about}`).join('\n')}
 `;
 
-await main((argv) => dispatch(argv, usage, Object.fromEntries(Object.entries(groups).map(([k, g]) => [k, async (rest: string[]) => (await g.load()).run(rest)]))));
+/** tsbpf's version, from the package.json above this file (src/ in a checkout, dist/src/ when built). */
+function version(): string {
+  for (const up of ['../package.json', '../../package.json']) {
+    try {
+      const p = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (p.name === 'tsbpf' && p.version) return p.version;
+    } catch { /* not there: look one level up */ }
+  }
+  return 'unknown';
+}
+
+await main((argv) => argv[0] === '--version' || argv[0] === '-V' ? void process.stdout.write(`tsbpf ${version()}\n`) : dispatch(argv, usage, Object.fromEntries(Object.entries(groups).map(([k, g]) => [k, async (rest: string[]) => (await g.load()).run(rest)]))));

@@ -7,6 +7,7 @@
  *   if r3 > r2 goto +32 <out>  goto +3  gotol +70000  call bpf_ktime_get_ns#5  call pc+3  exit
  *   r1 = map[map_mes_cnt] ll   r1 = 0x1122334455667788 ll   r0 = *(u16 *)skb[12]
  */
+import { isUbpfMnemonic } from './dialect-ubpf.ts';
 import { helperId } from './helpers.ts';
 import type { Instruction, MapRef } from './instruction.ts';
 import type { Cursor } from './lexer.ts';
@@ -342,7 +343,9 @@ export const parseLlvm: DialectParser = (c, ctx) => {
         return { op: LD_IMM64, dst: d.n, src: kind, off: 0, imm, imm2 };
       }
     }
-    throw c.expected('an instruction (rN = ..., *(u32 *)(rN + off) = ..., if, goto, call, exit, lock, ...)');
+    const e = c.expected('an instruction (rN = ..., *(u32 *)(rN + off) = ..., if, goto, call, exit, lock, ...)');
+    // ubpf text (mov r0, 1) in the default dialect: say which dialect it is
+    throw isUbpfMnemonic(t.text) ? c.error(`${e.reason} (ubpf syntax? pass --dialect ubpf)`) : e;
   }
   if (t.text === '*' && t.kind === 'punct') {
     c.next();

@@ -151,6 +151,9 @@ function parseLock(c: Cursor): Instruction {
   return mkInsn(e.op, mem.base, reg(c), mem.off, e.imm!);
 }
 
+/** Whether a word is a ubpf mnemonic (for the LLVM dialect's hint on ubpf text). */
+export const isUbpfMnemonic = (word: string): boolean => MNEMONICS.has(word) || word === 'lock';
+
 export const parseUbpf: DialectParser = (c) => {
   const t = c.ident('a mnemonic (mov, add32, ldxdw, stw, jne, call, exit, ...)');
   if (t.text === 'call') return parseCall(c);

@@ -23,8 +23,9 @@ import { createMap, isLiveMap, openPinnedMap, type BpfMap } from '../syscall/map
 import { loadProgram, type LoadOptions, type Program } from '../syscall/program.ts';
 import { unpin } from '../syscall/pin.ts';
 import { defaultSys, type Sys } from '../syscall/sys.ts';
+import { Errno } from '../errno.ts';
 
-const ENOENT = 2;
+const { ENOENT } = Errno;
 
 export interface CollectionOptions {
   /**

@@ -5,9 +5,8 @@
  * (RTM_GETTFILTER). The JSON names follow bpftool's: devname, ifindex, mode, id, kind, name,
  * prog_id, link_id.
  */
-import { NetlinkError } from '../netlink/error.ts';
 import { listFilters } from '../netlink/filter.ts';
-import { decodeLink, listLinksRequest, type Link } from '../netlink/link.ts';
+import { decodeLink, getLink, listLinksRequest, type Link } from '../netlink/link.ts';
 import { routeSocket } from '../netlink/socket.ts';
 import { decodeXdp, type XdpState } from '../netlink/xdp.ts';
 import { RTM_NEWLINK } from '../netlink/constants.ts';
@@ -20,7 +19,7 @@ import { inNetns } from './attachment.ts';
 import { hasTcx } from './tc.ts';
 
 /** bpftool's words for the XDP modes. */
-const XDP_MODE_WORD = { skb: 'generic', drv: 'driver', hw: 'offload' } as const;
+export const XDP_MODE_WORD = { skb: 'generic', drv: 'driver', hw: 'offload' } as const;
 
 export interface NetXdpEntry {
   readonly devname: string;
@@ -70,8 +69,9 @@ function xdpEntries(dev: Link, x: XdpState, links: readonly LinkInfo[]): NetXdpE
   const out: NetXdpEntry[] = [];
   const add = (mode: 'skb' | 'drv' | 'hw', id: number | undefined): void => {
     if (!id) return;
-    const l = links.find((k) => k.type === 'xdp' && k.ifindex === dev.index && k.progId === id);
-    out.push({ devname: dev.name, ifindex: dev.index, mode: XDP_MODE_WORD[mode], id, ...(l ? { link_id: l.id } : {}) });
+    // Link info names no namespace: with the same ifindex and program in two, neither is sure to be this one's.
+    const l = links.filter((k) => k.type === 'xdp' && k.ifindex === dev.index && k.progId === id);
+    out.push({ devname: dev.name, ifindex: dev.index, mode: XDP_MODE_WORD[mode], id, ...(l.length === 1 ? { link_id: l[0]!.id } : {}) });
   };
   add('skb', x.skbProgId);
   add('drv', x.drvProgId);
@@ -87,9 +87,8 @@ export function netList(opts: { netns?: string; dev?: string | number; sys?: Sys
   const devs = msgs.map(decodeLink).sort((a, b) => a.index - b.index);
   const xdpByIndex = new Map<number, XdpState>(msgs.map((m) => { const x = decodeXdp(m); return [x.ifindex, x]; }));
   const wanted = devs.filter((d) => opts.dev === undefined || d.name === opts.dev || d.index === opts.dev);
-  if (opts.dev !== undefined && wanted.length === 0) {
-    throw new NetlinkError({ op: 'list attachments', errno: 19, message: `no interface ${typeof opts.dev === 'number' ? `with index ${opts.dev}` : `named '${opts.dev}'`}${opts.netns ? ` in network namespace '${opts.netns}'` : ''}` });
-  }
+  // A missing device: the error every other command gives for it (getLink's, with its hint).
+  if (opts.dev !== undefined && wanted.length === 0) getLink(sock, opts.dev);
   const anyXdp = wanted.some((d) => (xdpByIndex.get(d.index)?.attached ?? 'none') !== 'none');
   const links = anyXdp ? listBpfLinks(sys) : [];
   const xdp: NetXdpEntry[] = [];

@@ -40,6 +40,11 @@ export interface LoadedObject extends Collection {
   readonly specs: readonly ElfProgramSpec[];
   /** Where each map the object pins itself lives. */
   readonly objectPins: ReadonlyMap<string, string>;
+  /**
+   * The map pins this load made (not those it found and shared): a caller whose next step
+   * fails removes them, so that a failed command leaves no half-state behind.
+   */
+  readonly pinsMade: readonly string[];
 }
 
 /** BPF_MAP_FREEZE: from now on only programs may write (and for .rodata, not even they). */
@@ -99,7 +104,8 @@ export function loadObject(coll: ElfCollection, opts: ObjectOptions = {}): Loade
     });
     // The maps loadCollection was given live are ours to close with it.
     const close = (): void => { coll2.close(); for (const m of live) m.close(); };
-    return { ...coll2, specs, objectPins, close, [Symbol.dispose]: close };
+    const made = [...pinsMade, ...coll2.origins.flatMap((o) => (o.origin === 'created' && o.path ? [o.path] : []))];
+    return { ...coll2, specs, objectPins, pinsMade: made, close, [Symbol.dispose]: close };
   } catch (e) {
     for (const m of live) { try { m.close(); } catch { /* the load error is the one to report */ } }
     for (const p of pinsMade) { try { unpin(p); } catch { /* idem */ } }
@@ -115,7 +121,7 @@ function explainPoison(e: unknown, coll: ElfCollection): unknown {
   if (!(e instanceof VerifierError) || !coll.corePoisons?.length || !/unknown#195896080/.test(e.log)) return e;
   const list = coll.corePoisons.map((p) => `  ${p.section} instruction ${p.insn}: ${p.reason}`).join('\n');
   const err = new Error(`${e.message.split('\n')[0]}\nthe verifier reached an instruction CO-RE poisoned, because this kernel lacks what the object's types ask for:\n${list}`);
-  Object.assign(err, { cause: e, log: e.log });
+  Object.assign(err, { cause: e, log: e.log, details: e.details });
   return err;
 }
 

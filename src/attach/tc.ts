@@ -30,6 +30,7 @@ import { defaultSys, type Sys } from '../syscall/sys.ts';
 import { AttachError, inNetns, programType, where, type Attachment, type NetAttachmentInfo, type ProgramLike } from './attachment.ts';
 import { pinnedLinkState } from './link.ts';
 import { linkOwner, netlinkOwner, pinNewLink } from './owner.ts';
+import { Errno, errnoValue } from '../errno.ts';
 
 export type TcHook = 'ingress' | 'egress';
 export type TcMode = 'auto' | 'tcx' | 'cls_bpf';
@@ -79,7 +80,8 @@ export interface TcAttachment extends Attachment {
   info(): NetAttachmentInfo;
 }
 
-const ENOENT = 2, EINVAL = 22, EEXIST = 17, ESTALE = 116, ERANGE = 34, EPERM = 1;
+const { ENOENT, EINVAL, EEXIST, ERANGE, EPERM } = Errno;
+const ESTALE = errnoValue('ESTALE');
 
 const tcxKnown = new WeakMap<Sys, boolean>();
 
@@ -293,7 +295,7 @@ function attachClsBpf(prog: ProgramLike, dev: string | number, hook: TcHook, opt
     if (r !== undefined) {
       const at = 'kind' in r ? { priority: r.filter!.priority, handle: r.filter!.handle } : r as { priority: number; handle: number };
       const existing = listFilters(sock, ifindex, hook).find((x) => x.priority === at.priority && x.handle === at.handle);
-      if (!existing) throw new AttachError(target, `no filter with priority ${at.priority} handle 0x${at.handle.toString(16)} to replace at ${target}: list them with \`tsbpf tc list\``);
+      if (!existing) throw new AttachError(target, `no filter with priority ${at.priority} handle 0x${at.handle.toString(16)} to replace at ${target}: list them with \`tsbpf tc list ${dev}${opts.netns ? ` --netns ${opts.netns}` : ''}\``);
       f = replaceBpf(sock, ifindex, hook, { fd: prog.fd, name, priority: at.priority, handle: at.handle });
     } else {
       f = attachBpf(sock, ifindex, hook, { fd: prog.fd, name, priority: opts.priority });

@@ -15,18 +15,19 @@
  * one line naming it, unless `replace`: then netlink swaps it, and link mode updates the
  * existing XDP link (LINK_UPDATE) — a program attached over netlink cannot become a link's.
  */
-import { routeSocket } from '../netlink/socket.ts';
+import { routeSocket, type RouteSocket } from '../netlink/socket.ts';
 import { getLink } from '../netlink/link.ts';
 import { NetlinkError } from '../netlink/error.ts';
 import { getXdp, setXdp, XDP_MODE_FLAG, type XdpMode, type XdpState } from '../netlink/xdp.ts';
 import { attachTypeId } from '../syscall/constants.ts';
 import { BpfError } from '../syscall/errors.ts';
-import { progInfo } from '../syscall/info.ts';
+import { progFdById, progInfo } from '../syscall/info.ts';
 import { BpfLink, linkCreate, listBpfLinks, openLinkById, openPinnedLink } from '../syscall/link.ts';
 import { defaultSys, type Sys } from '../syscall/sys.ts';
-import { pinnedLinkState } from './link.ts';
+import { detachLinkById, pinnedLinkState } from './link.ts';
 import { AttachError, inNetns, programType, where, type Attachment, type NetAttachmentInfo, type ProgramLike } from './attachment.ts';
 import { linkOwner, netlinkOwner, pinNewLink, updateOpenedLink } from './owner.ts';
+import { Errno } from '../errno.ts';
 
 export type XdpAttachMode = 'link' | 'netlink';
 export type { XdpMode };
@@ -55,19 +56,88 @@ export interface XdpAttachment extends Attachment {
   info(): NetAttachmentInfo;
 }
 
-const EBUSY = 16, EEXIST = 17, EPERM = 1, EINVAL = 22;
+const { EBUSY, EEXIST, EPERM, EINVAL } = Errno;
 
 function occupied(target: string, dev: string | number, s: XdpState, how: string): AttachError {
   const id = s.progId ?? s.skbProgId ?? s.drvProgId ?? s.hwProgId;
   return new AttachError(target, `${dev} already has an XDP program${id ? ` (id ${id}, ${s.attached} mode${how})` : ''}: ` +
-    'pass replace to swap it, or detach it first (tsbpf xdp detach)', 'EBUSY');
+    'pass replace (--replace) to swap it, or detach it first (tsbpf xdp detach)', 'EBUSY');
 }
 
-/** The XDP link holding the program at a device, when it is attached through a link. */
-function xdpLinkOf(ifindex: number, progId: number | undefined, sys: Sys): number | undefined {
-  if (!progId) return undefined;
-  // Link info names the ifindex, not the namespace; the program id makes it unambiguous.
-  return listBpfLinks(sys).find((l) => l.type === 'xdp' && l.ifindex === ifindex && l.progId === progId)?.id;
+/** The program running in one mode, from a device's XDP state. */
+const idIn = (s: XdpState, mode: XdpMode): number | undefined => (mode === 'skb' ? s.skbProgId : mode === 'drv' ? s.drvProgId : s.hwProgId);
+
+/**
+ * The XDP links on this ifindex running this program. Link info names an ifindex but no
+ * namespace, so with the same ifindex in two namespaces the links of both can match: callers
+ * use an id only when exactly one does, and refuse otherwise.
+ */
+function xdpLinksOf(ifindex: number, progId: number, sys: Sys): number[] {
+  return listBpfLinks(sys).filter((l) => l.type === 'xdp' && l.ifindex === ifindex && l.progId === progId).map((l) => l.id);
+}
+
+/**
+ * Whether a link in this namespace holds the program of `mode`, asked of the device itself:
+ * netlink refuses to set a mode a link holds (EBUSY) before anything else, and setting the
+ * program already running is a no-op the kernel does not pass to the driver.
+ */
+function heldByLink(sock: RouteSocket, ifindex: number, mode: XdpMode, progId: number, sys: Sys): boolean {
+  const fd = progFdById(progId, sys);
+  try {
+    setXdp(sock, ifindex, fd, { mode, replace: true });
+    return false;
+  } catch (e) {
+    if (e instanceof NetlinkError && e.code === 'EBUSY') return true;
+    throw e;
+  } finally {
+    sys.close(fd);
+  }
+}
+
+/** The one link holding a device's program, or an error naming the candidates. */
+function theLink(target: string, dev: string | number, ifindex: number, progId: number, sys: Sys): number {
+  const links = xdpLinksOf(ifindex, progId, sys);
+  if (links.length === 1) return links[0]!;
+  throw new AttachError(target, `${dev}'s XDP program (id ${progId}) is held by a link, but ${links.length ? `links ${links.join(', ')} all run it` : 'no link runs it'} ` +
+    `on ifindex ${ifindex} (link info names no network namespace, and the same ifindex exists in several): ` +
+    'detach the right one with `tsbpf link detach ID`', 'EBUSY');
+}
+
+export interface XdpDetached {
+  readonly progId: number;
+  readonly xdpMode: XdpMode;
+  /** The link detached; absent when the program was attached over netlink. */
+  readonly linkId?: number;
+}
+
+/**
+ * Remove a device's XDP programs, every mode: over netlink first (fd -1), which the kernel
+ * refuses with EBUSY when a link in this namespace holds the program; then that link is
+ * detached (and tsbpf's pin of it removed).
+ */
+export function detachXdp(dev: string | number, opts: { netns?: string; sys?: Sys } = {}): XdpDetached[] {
+  const sys = opts.sys ?? defaultSys;
+  const target = `XDP on ${where(dev, opts.netns)}`;
+  using sock = routeSocket({ netns: opts.netns });
+  const ifindex = getLink(sock, dev).index;
+  const now = getXdp(sock, ifindex);
+  const out: XdpDetached[] = [];
+  for (const mode of ['skb', 'drv', 'hw'] as const) {
+    const progId = idIn(now, mode);
+    if (!progId) continue;
+    try {
+      setXdp(sock, ifindex, -1, { mode });
+      out.push({ progId, xdpMode: mode });
+      continue;
+    } catch (e) {
+      if (!(e instanceof NetlinkError && e.code === 'EBUSY')) throw e;
+    }
+    const linkId = theLink(target, dev, ifindex, progId, sys);
+    detachLinkById(linkId, sys);
+    out.push({ progId, xdpMode: mode, linkId });
+  }
+  if (!out.length) throw new AttachError(target, `${dev} has no XDP program: nothing to detach (list them with \`tsbpf xdp list${opts.netns ? ` --netns ${opts.netns}` : ''}\`)`, 'ENOENT');
+  return out;
 }
 
 /** Attach an XDP program to a device; see the module comment for the modes. */
@@ -114,8 +184,14 @@ export function attachXdp(prog: ProgramLike, dev: string | number, opts: XdpOpti
     if (!(e instanceof BpfError)) throw e;
     if (e.errno === EBUSY || e.errno === EEXIST) {
       const now = getXdp(sock, ifindex);
-      const linkId = xdpLinkOf(ifindex, now.progId ?? now.skbProgId ?? now.drvProgId, sys);
-      if (!opts.replace) throw occupied(target, dev, now, linkId ? `, link ${linkId}` : ', attached over netlink');
+      const runs = opts.flags && idIn(now, opts.flags) ? opts.flags : modeOf(now);
+      const progId = runs ? idIn(now, runs) : undefined;
+      const held = runs !== undefined && progId !== undefined && heldByLink(sock, ifindex, runs, progId, sys);
+      if (!opts.replace) {
+        const links = held ? xdpLinksOf(ifindex, progId, sys) : [];
+        throw occupied(target, dev, now, !held ? ', attached over netlink' : links.length === 1 ? `, link ${links[0]}` : ', held by a link');
+      }
+      const linkId = held ? theLink(target, dev, ifindex, progId, sys) : undefined;
       if (!linkId) {
         throw new AttachError(target, `${dev}'s XDP program (id ${now.progId}) was attached over netlink, and a link cannot take it over: ` +
           "replace it with mode 'netlink', or detach it first (tsbpf xdp detach)", 'EBUSY');

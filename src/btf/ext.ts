@@ -152,22 +152,22 @@ export function encodeLineInfo(records: readonly LineInfo[], strings: StringTabl
   return out;
 }
 
-/** Decode kernel-format records (bpf_prog_info's func_info / line_info), strings from the program's BTF. */
-export function decodeLineInfo(bytes: Uint8Array, recSize: number, btf: Pick<Btf, 'string'>): LineInfo[] {
+/**
+ * Decode kernel-format line_info records (bpf_prog_info's), strings from the program's BTF;
+ * a string offset past that BTF's strings is a BtfError, as in .BTF.ext.
+ */
+export function decodeLineInfo(bytes: Uint8Array, recSize: number, btf: Pick<Btf, 'string' | 'stringsEnd'>): LineInfo[] {
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const out: LineInfo[] = [];
   if (recSize < LINE_INFO_SIZE) throw new BtfError(`line_info record size ${recSize} is below ${LINE_INFO_SIZE}`);
+  const str = (at: number): string => {
+    const off = v.getUint32(at, true);
+    if (off >= btf.stringsEnd) throw new BtfError(`line_info string offset ${off} is past the BTF string section (${btf.stringsEnd} bytes)`, { offset: at });
+    return btf.string(off);
+  };
   for (let o = 0; o + recSize <= bytes.length; o += recSize) {
     const lc = v.getUint32(o + 12, true);
-    out.push({ insnOff: v.getUint32(o, true), file: btf.string(v.getUint32(o + 4, true)), line: btf.string(v.getUint32(o + 8, true)), lineNum: lc >>> 10, column: lc & 0x3ff });
+    out.push({ insnOff: v.getUint32(o, true), file: str(o + 4), line: str(o + 8), lineNum: lc >>> 10, column: lc & 0x3ff });
   }
-  return out;
-}
-
-export function decodeFuncInfo(bytes: Uint8Array, recSize: number): FuncInfo[] {
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
-  const out: FuncInfo[] = [];
-  if (recSize < FUNC_INFO_SIZE) throw new BtfError(`func_info record size ${recSize} is below ${FUNC_INFO_SIZE}`);
-  for (let o = 0; o + recSize <= bytes.length; o += recSize) out.push({ insnOff: v.getUint32(o, true), typeId: v.getUint32(o + 4, true) });
   return out;
 }

@@ -3,7 +3,8 @@
  * vmlinux.h). Definitions come after what they embed by value; a pointer needs only a forward
  * declaration, which also breaks cycles (struct a { struct b *b; } / struct b { struct a a; }).
  * Differences from bpftool's: no padding members or packed attributes are inferred, and
- * anonymous types are inlined where they are used.
+ * anonymous types are inlined where they are used; an anonymous enum no type uses is printed on
+ * its own, in type-id order, as bpftool does.
  */
 import type { Btf } from './decode.ts';
 import { BtfError } from './errors.ts';
@@ -122,11 +123,29 @@ export function formatC(btf: Btf): string {
     }
   }
 
+  // An anonymous enum nothing refers to (`enum { BPF_ANY, … }`, `enum { false, true }`) exists
+  // only for its enumerators, which programs use; bpftool prints each one, so do we.
+  const referenced = new Set<number>();
+  for (let id = btf.firstId; id < btf.count; id++) for (const r of refsOf(t(id))) referenced.add(r);
   for (let id = btf.firstId; id < btf.count; id++) {
     const k = btf.kindOf(id);
     // Named structs, unions, enums and typedefs are the header; the rest appear through them.
     if ((k === 4 || k === 5 || k === 6 || k === 19 || k === 8 || k === 7) && btf.nameOf(id)) need(id, true, 0);
+    else if ((k === 6 || k === 19) && !referenced.has(id)) out.push(`${body(id, t(id), 0, 0)};`, '');
   }
   out.push('#ifndef BPF_NO_PRESERVE_ACCESS_INDEX', '#pragma clang attribute pop', '#endif', '', '#endif /* __VMLINUX_H__ */', '');
   return out.join('\n');
+}
+
+/** The type ids a type refers to. */
+function refsOf(x: BtfType): number[] {
+  switch (x.kind) {
+    case 'PTR': case 'TYPEDEF': case 'VOLATILE': case 'CONST': case 'RESTRICT': case 'TYPE_TAG':
+    case 'FUNC': case 'VAR': case 'DECL_TAG': return [x.type];
+    case 'ARRAY': return [x.type, x.indexType];
+    case 'STRUCT': case 'UNION': return x.members.map((m) => m.type);
+    case 'FUNC_PROTO': return [x.returnType, ...x.params.map((p) => p.type)];
+    case 'DATASEC': return x.vars.map((v) => v.type);
+    default: return [];
+  }
 }

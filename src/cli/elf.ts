@@ -9,13 +9,14 @@
  * Maps the object pins itself (iproute2 PIN_GLOBAL_NS, libbpf LIBBPF_PIN_BY_NAME) go where tc
  * and libbpf put them; --pinmaps pins the others, as bpftool does.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ProgramType } from '../asm/program.ts';
 import { PROG_TYPES } from '../syscall/constants.ts';
 import { relocationName } from '../elf/constants.ts';
 import { parseElfFile, type ElfFile } from '../elf/file.ts';
-import { collectionOf } from '../elf/reader.ts';
+import { collectionOf, objectNameOf } from '../elf/reader.ts';
+import { runningKernelBtf } from '../btf/kernel.ts';
 import type { ElfCollection } from '../elf/spec.ts';
 import { loadObject } from '../attach/object.ts';
 import { unpin } from '../syscall/pin.ts';
@@ -66,12 +67,13 @@ function programType(t: string | undefined): ProgramType | undefined {
 
 /** Read an object file: its container and its collection. */
 export function readObject(file: string, opts: { type?: ProgramType; defaultType?: ProgramType } = {}): { elf: ElfFile; coll: ElfCollection } {
-  const objectName = path.basename(file).split('.')[0] ?? '';
+  const objectName = objectNameOf(file);
   let bytes: Uint8Array;
   try { bytes = new Uint8Array(readFileSync(file)); } catch (e) { throw new Error(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
   const elf = parseElfFile(bytes);
-  // CO-RE relocations resolve against the running kernel's BTF (the reader's default).
-  return { elf, coll: collectionOf(elf, { ...opts, objectName }) };
+  // CO-RE relocations resolve against the running kernel's BTF (elf show too: it shows what
+  // would load here)
+  return { elf, coll: collectionOf(elf, { ...opts, objectName, coreTarget: runningKernelBtf }) };
 }
 
 const SHT_NAMES: Record<number, string> = { 0: 'NULL', 1: 'PROGBITS', 2: 'SYMTAB', 3: 'STRTAB', 8: 'NOBITS', 9: 'REL', 0x6fff4c03: 'LLVM_ADDRSIG' };
@@ -144,6 +146,10 @@ export async function runProgLoad(cmd: 'load' | 'loadall', argv: string[]): Prom
     }
     programs = [first.symbol];
   }
+  // A pin path taken fails the pin after everything is loaded: refuse before making any map pin.
+  const targets = cmd === 'load' ? [target] : coll.programs.map((x) => path.join(target, x.symbol));
+  const taken = targets.filter((t) => existsSync(t));
+  if (taken.length) throw new Error(`${taken.join(', ')} ${taken.length === 1 ? 'exists' : 'exist'}: pick another path, or remove ${taken.length === 1 ? 'it' : 'them'} (rm ${taken.join(' ')})`);
   mkdirSync(cmd === 'load' ? path.dirname(target) : target, { recursive: true, mode: 0o700 });
   const obj = loadObject(coll, { ...(programs ? { programs } : {}), ...(p.values.pinmaps ? { pinDir: p.values.pinmaps } : {}) });
   const pinned: string[] = [];
@@ -159,7 +165,8 @@ export async function runProgLoad(cmd: 'load' | 'loadall', argv: string[]): Prom
       : out.map((o) => `${o.name}: ${o.type} id ${o.id} pinned ${o.pinned}\n`).join('') + maps.filter((m) => m.pinned).map((m) => `map ${m.name}: ${m.origin === 'reused' ? 'reused' : 'pinned'} ${m.pinned}\n`).join(''));
     return 0;
   } catch (e) {
-    for (const at of pinned) unpin(at);
+    // The program pins, and the map pins the load made: a failed command leaves none of them.
+    for (const at of [...pinned, ...obj.pinsMade]) { try { unpin(at); } catch { /* the error above is the one to report */ } }
     throw e;
   } finally {
     obj.close();

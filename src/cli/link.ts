@@ -2,9 +2,10 @@
  * `tsbpf link`: BPF links, like `bpftool link`: list, show one (by id or pin), detach, pin.
  * --json uses bpftool's field names: id, type, prog_id, ifindex, attach_type.
  */
-import { detachLinkById, detachPinnedLink } from '../attach/link.ts';
+import { detachLinkById, detachPinnedLink, recordLinkPin } from '../attach/link.ts';
 import { listBpfLinks, openLinkById, openPinnedLink, type LinkInfo } from '../syscall/link.ts';
-import { dispatch, int, json, parse, table, UsageError } from '../command.ts';
+import { dispatch, json, parse, table, UsageError } from '../command.ts';
+import { objectArg } from './args.ts';
 
 const common = `options:
   --json         print JSON (bpftool's field names)
@@ -14,9 +15,11 @@ const usage = `usage: tsbpf link <command> [options]
 
 commands:
   list                     every link: id, type, program, device or attach type
-  show (ID | --pinned P)   one link
-  detach (ID | --pinned P) end a link's attachment now (and remove tsbpf's pin of it, or P)
-  pin ID PATH              pin a link in bpffs, so it outlives every process holding it
+  show LINK                one link
+  detach LINK              end a link's attachment now (and remove the pins tsbpf made of it)
+  pin LINK PATH            pin a link in bpffs, so it outlives every process holding it
+
+LINK is an id (5, id 5) or a pinned path (pinned PATH, PATH, --pinned PATH), as for prog and map.
 
 ${common}
 `;
@@ -43,10 +46,20 @@ async function list(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** The link a command names, as prog and map name theirs (`5`, `id 5`, `pinned PATH`, `PATH`), or by --pinned PATH. */
 function target(a: { values: { pinned?: string }; positionals: string[] }, what: string): { id: number } | { pinned: string } {
-  const hasId = a.positionals[0] !== undefined;
-  if (hasId === (a.values.pinned !== undefined)) throw new UsageError(`give a link id or --pinned PATH to ${what}\n\n${usage}`);
-  return hasId ? { id: int(a.positionals[0], 'link id') } : { pinned: a.values.pinned! };
+  if (a.values.pinned !== undefined) {
+    if (a.positionals.length) throw new UsageError(`give a link id or a pinned path to ${what}, not both\n\n${usage}`);
+    return { pinned: a.values.pinned };
+  }
+  return linkArg(a.positionals, what);
+}
+
+function linkArg(args: readonly string[], what: string): { id: number } | { pinned: string } {
+  const used = args[0] === 'id' || args[0] === 'pinned' ? 2 : 1;
+  if (args.length > used) throw new UsageError(`unexpected argument '${args[used]}' to link ${what}\n\n${usage}`);
+  const o = objectArg(args, 'link', usage);
+  return 'id' in o ? o : { pinned: o.path };
 }
 
 async function show(argv: string[]): Promise<number> {
@@ -71,10 +84,13 @@ async function detach(argv: string[]): Promise<number> {
 async function pin(argv: string[]): Promise<number> {
   const a = parse(argv, { json: { type: 'boolean' } }, usage);
   if (!a) return 0;
-  if (a.positionals.length !== 2) throw new UsageError(`pin takes a link id and a bpffs path\n\n${usage}`);
-  using link = openLinkById(int(a.positionals[0], 'link id'));
-  link.pin(a.positionals[1]!);
-  process.stdout.write(a.values.json ? json({ id: link.id, pinned: a.positionals[1] }) : `pinned link ${link.id} at ${a.positionals[1]}\n`);
+  if (a.positionals.length < 2) throw new UsageError(`pin takes a link (id or pinned path) and a bpffs path\n\n${usage}`);
+  const t = linkArg(a.positionals.slice(0, -1), 'pin');
+  const at = a.positionals[a.positionals.length - 1]!;
+  using link = 'id' in t ? openLinkById(t.id) : openPinnedLink(t.pinned);
+  link.pin(at);
+  recordLinkPin(link.id, at);
+  process.stdout.write(a.values.json ? json({ id: link.id, pinned: at }) : `pinned link ${link.id} at ${at}\n`);
   return 0;
 }
 

@@ -2,7 +2,7 @@
  * What `tsbpf tc` and `tsbpf xdp` share: the --netns/--json options and their help, the device
  * and program arguments, and keeping a link the command made alive after it exits.
  */
-import { defaultLinkPin, type Attachment } from '../attach/index.ts';
+import { defaultLinkPin, recordLinkPin, type Attachment } from '../attach/index.ts';
 import { openPinnedProgram, openProgramById, type Program } from '../syscall/program.ts';
 import { int, UsageError } from '../command.ts';
 
@@ -37,6 +37,8 @@ export function keepAttached(h: Attachment, linkId: number | undefined, pin: str
     try {
       pinned = pin ?? defaultLinkPin(linkId);
       h.pin(pinned);
+      // A pin elsewhere keeps the link alive after `detach --id`/`--link`: recorded, so they remove it too.
+      if (pin !== undefined) recordLinkPin(linkId, pin);
     } catch (e) {
       h.detach();
       throw e;

@@ -5,7 +5,7 @@
  */
 import { netList } from '../attach/net.ts';
 import { dispatch, json, parse } from '../command.ts';
-import { devArg } from './net-attach.ts';
+import { devArg, netnsOptions } from './net-attach.ts';
 
 const usage = `usage: tsbpf net <command> [options]
 
@@ -19,7 +19,7 @@ options:
 `;
 
 async function list(argv: string[]): Promise<number> {
-  const a = parse(argv, { netns: { type: 'string' }, json: { type: 'boolean' } }, usage);
+  const a = parse(argv, netnsOptions, usage);
   if (!a) return 0;
   const dev = a.positionals[0] === undefined ? undefined : devArg(a.positionals[0], usage);
   const l = netList({ netns: a.values.netns, ...(dev !== undefined ? { dev } : {}) });

@@ -10,7 +10,8 @@ import type { ProgramSpec, ProgramType } from '../asm/program.ts';
 import { EntryError, pickEntry, programsIn } from '../verifier/module.ts';
 import { formatStep, Vm, VmError, VmFault, type VmRunResult, type TraceStep, type VmMap } from '../vm/index.ts';
 import { FRAME_SPEC_HELP } from '../frame/index.ts';
-import { ElfError, readElf } from '../elf/index.ts';
+import { ElfError, objectNameOf, readElf } from '../elf/index.ts';
+import { runningKernelBtf } from '../btf/kernel.ts';
 import { int, json, parse, UsageError } from '../command.ts';
 import { packetArg, readBytes } from './args.ts';
 
@@ -64,9 +65,10 @@ function isElf(file: string): boolean {
 function elfEntry(file: string, name: string | undefined, type: ProgramType | undefined): ProgramSpec & { section: string } {
   let col;
   try {
-    col = readElf(readBytes(file, 'the object'), type ? { defaultType: type } : {});
+    col = readElf(readBytes(file, 'the object'), { ...(type ? { defaultType: type } : {}), objectName: objectNameOf(file), coreTarget: runningKernelBtf });
   } catch (e) {
-    if (e instanceof ElfError) throw new UsageError(`${file}: ${e.message}`);
+    // an object that cannot be read could not be loaded: exit 1, as --help says (2 is usage)
+    if (e instanceof ElfError) { e.message = `${file}: ${e.message}`; }
     throw e;
   }
   const progs = col.programs;

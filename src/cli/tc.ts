@@ -226,6 +226,11 @@ async function detach(argv: string[]): Promise<number> {
       }
     }
   }
+  // --link with no match errs above; --id and --name that match nothing say so the same way (--all may find none).
+  if (!v.all && !filters && !links.length) {
+    const what = v.id !== undefined ? `program id ${v.id}` : v.name !== undefined ? `filter named '${v.name}'` : `filter at priority ${v.priority} handle ${v.handle}`;
+    throw new Error(`no tcx link or cls_bpf filter with ${what} on ${dev} ${hook}: list them with \`tsbpf tc list ${dev}${netns ? ` --netns ${netns}` : ''}\``);
+  }
   if (v.json) process.stdout.write(json({ dev, hook, detached: filters, ...(links.length ? { links } : {}) }));
   else {
     const parts = [`${filters} filter${filters === 1 ? '' : 's'}`, ...(links.length ? [`${links.length} tcx link${links.length === 1 ? '' : 's'} (${links.join(', ')})`] : [])];

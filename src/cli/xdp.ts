@@ -9,8 +9,7 @@
  *   --flags skb|drv|hw-> XDP_FLAGS_SKB_MODE | DRV_MODE | HW_MODE
  *   --replace         -> netlink: no XDP_FLAGS_UPDATE_IF_NOEXIST; link: LINK_UPDATE of the XDP link
  */
-import { attachXdp, detachLinkById, netList, type XdpAttachMode, type XdpMode } from '../attach/index.ts';
-import { routeSocket, setXdp } from '../netlink/index.ts';
+import { attachXdp, detachXdp, netList, XDP_MODE_WORD, type XdpAttachMode, type XdpMode } from '../attach/index.ts';
 import { dispatch, json, parse, table, UsageError } from '../command.ts';
 import { devArg, keepAttached, netnsHelp as common, netnsOptions as shared, programArg } from './net-attach.ts';
 
@@ -40,7 +39,7 @@ ${common}
 
 const detachUsage = `usage: tsbpf xdp detach <dev> [--netns NAME] [--json]
 
-Removes <dev>'s XDP program: its link is detached (and tsbpf's pin of it removed), or, when it
+Removes <dev>'s XDP program: its link is detached (and the pins tsbpf made of it removed), or, when it
 was attached over netlink, an IFLA_XDP with fd -1 is sent for its mode.
 
 ${common}
@@ -89,19 +88,7 @@ async function detach(argv: string[]): Promise<number> {
   if (!a) return 0;
   const dev = devArg(a.positionals[0], detachUsage);
   if (a.positionals.length > 1) throw new UsageError(`unexpected argument '${a.positionals[1]}'\n\n${detachUsage}`);
-  const netns = a.values.netns;
-  const entries = netList({ netns, dev }).xdp;
-  if (!entries.length) throw new Error(`${dev} has no XDP program: nothing to detach`);
-  const out: { id: number; mode: string; link?: number }[] = [];
-  for (const e of entries) {
-    if (e.link_id !== undefined) detachLinkById(e.link_id);
-    else {
-      using sock = routeSocket({ netns });
-      const flag = e.mode === 'generic' ? 'skb' : e.mode === 'driver' ? 'drv' : 'hw';
-      setXdp(sock, e.ifindex, -1, { mode: flag });
-    }
-    out.push({ id: e.id, mode: e.mode, ...(e.link_id !== undefined ? { link: e.link_id } : {}) });
-  }
+  const out = detachXdp(dev, { netns: a.values.netns }).map((d) => ({ id: d.progId, mode: XDP_MODE_WORD[d.xdpMode], ...(d.linkId !== undefined ? { link: d.linkId } : {}) }));
   if (a.values.json) process.stdout.write(json({ dev, detached: out }));
   else for (const o of out) process.stdout.write(`detached program ${o.id} (${o.mode}${o.link ? `, link ${o.link}` : ', netlink'}) from ${dev}\n`);
   return 0;

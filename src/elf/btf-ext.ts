@@ -1,7 +1,9 @@
 /**
- * The least of .BTF.ext the loader needs, until src/btf owns the codec: per-section func_info
- * and line_info records, passed through to BPF_PROG_LOAD (so the verifier log shows the C
- * source lines), and the count of CO-RE relocations, which tsbpf does not apply yet.
+ * The least of .BTF.ext the ELF reader needs for loading: per-section func_info and line_info
+ * records, passed through to BPF_PROG_LOAD (so the verifier log shows the C source lines), and
+ * the count of CO-RE relocations. CO-RE itself is applied before this runs, by src/btf's full
+ * codec (decodeBtfExt, coreRelocateSections) in reader.ts. This reader predates src/btf and
+ * duplicates part of it; src/btf/ext.ts is the codec to move onto.
  *
  *   btf_ext_header: magic:2 version:1 flags:1 hdr_len:4 func_info_off:4 func_info_len:4
  *                   line_info_off:4 line_info_len:4 [core_relo_off:4 core_relo_len:4]

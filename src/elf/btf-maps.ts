@@ -1,6 +1,7 @@
 /**
- * The least of BTF the ELF reader needs, until src/btf owns the codec: walk the type section
- * of .BTF to read BTF-defined map definitions (the DATASEC ".maps" of libbpf's
+ * The least of BTF the ELF reader needs, a decoder of its own that predates src/btf (the full
+ * codec, which reader.ts already uses for CO-RE; this one is to move onto it): walk the type
+ * section of .BTF to read BTF-defined map definitions (the DATASEC ".maps" of libbpf's
  * `struct { __uint(type, …); __type(key, …); … } name SEC(".maps")`), and patch DATASEC sizes
  * and variable offsets that clang leaves zero (the kernel refuses a DATASEC of size 0).
  *
@@ -132,7 +133,12 @@ export function sizeOf(btf: Btf, id: number, why: string, depth = 0): number {
     case BtfKind.INT: case BtfKind.STRUCT: case BtfKind.UNION: case BtfKind.ENUM: case BtfKind.ENUM64:
     case BtfKind.FLOAT: case BtfKind.DATASEC: return t.sizeOrType;
     case BtfKind.PTR: return 8;
-    case BtfKind.ARRAY: return t.array!.nelems * sizeOf(btf, t.array!.type, why, depth + 1);
+    case BtfKind.ARRAY: {
+      const size = t.array!.nelems * sizeOf(btf, t.array!.type, why, depth + 1);
+      // bpf(2) takes key and value sizes as u32; a bigger type is not a map value
+      if (size > 0xffffffff) throw new ElfError(`${why}: type ${id} is ${size} bytes, more than the 4 GiB - 1 a map's key or value can be (bpf(2) sizes are u32)`, { section: SECTION, offset: t.at });
+      return size;
+    }
     default: throw new ElfError(`${why}: type ${id} (kind ${t.kind}) has no size`, { section: SECTION, offset: t.at });
   }
 }

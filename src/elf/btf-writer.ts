@@ -1,5 +1,6 @@
 /**
- * The minimal .BTF a written object needs, until src/btf has an encoder: map definitions in
+ * The minimal .BTF a written object needs, written by hand here (src/btf's encodeBtf can
+ * write the same types; this writer predates it and is to move onto it): map definitions in
  * libbpf's BTF form, so that libbpf 1.x (bpftool, Debian 12's tc) reads the maps of `.maps`.
  * Every attribute is an `int (*name)[value]` member of an anonymous struct, as libbpf's
  * __uint() macro writes them; key and value are given by size (key_size/value_size), which

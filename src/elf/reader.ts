@@ -11,7 +11,7 @@
  *      and its calls patched to pc-relative offsets.
  *   5. .BTF.ext line info gives each instruction its C source line, and is passed on to the
  *      kernel with func info; CO-RE relocations are resolved against `coreTarget` (the running
- *      kernel's BTF, given by the loader) before anything is decoded (src/btf/core.ts).
+ *      kernel's BTF, which the loader must pass: the reader reads no file) before anything is decoded (src/btf/core.ts).
  */
 import { createHash } from 'node:crypto';
 import { AsmError } from '../asm/errors.ts';
@@ -29,7 +29,6 @@ import type { CorePoison, ElfCollection, ElfMapSpec, ElfProgramSpec, ObjectBtf, 
 import { decodeBtf, type Btf as TargetBtf } from '../btf/decode.ts';
 import { decodeBtfExt } from '../btf/ext.ts';
 import { coreRelocateSections } from '../btf/core.ts';
-import { runningKernelBtf } from '../btf/kernel.ts';
 import { BtfError } from '../btf/errors.ts';
 
 export interface ReadOptions {
@@ -44,8 +43,9 @@ export interface ReadOptions {
    */
   readonly objectName?: string;
   /**
-   * The BTF CO-RE relocations resolve against, asked for only when the object has some.
-   * Default: the running kernel's (/sys/kernel/btf/vmlinux, read once).
+   * The BTF CO-RE relocations resolve against, asked for only when the object has some; an
+   * object with CO-RE relocations and no coreTarget is an ElfError. The reader is pure: a
+   * loader for this machine passes runningKernelBtf (src/btf/kernel.ts).
    */
   readonly coreTarget?: () => TargetBtf;
 }
@@ -73,6 +73,14 @@ const CALL_OP: number = Class.JMP | JmpOp.call, CALL_LOCAL: number = CallKind.lo
 const isCall = (i: Instruction) => i.op === CALL_OP && i.src === CALL_LOCAL;
 const isFuncRef = (i: Instruction) => i.op === LDIMM64 && i.src === PSEUDO_FUNC;
 
+/**
+ * The object name libbpf takes from a file name ('btf_maps' for /x/btf_maps.o): what readers
+ * of the same file pass as objectName, so global-data maps get the same names everywhere.
+ */
+export function objectNameOf(file: string): string {
+  return (file.split('/').pop() ?? '').split('.')[0] ?? '';
+}
+
 /** Read an object's maps and programs. Throws ElfError for anything it cannot read. */
 export function readElf(bytes: Uint8Array, opts: ReadOptions = {}): ElfCollection {
   const file = parseElfFile(bytes);
@@ -91,13 +99,21 @@ function cstr(section: ElfSection): string {
 function applyCore(file: ElfFile, opts: ReadOptions): { file: ElfFile; poisons: CorePoison[] } {
   const btfSec = file.sections.find((s) => s.name === '.BTF'), extSec = file.sections.find((s) => s.name === '.BTF.ext');
   if (!btfSec || !extSec || btfSec.type === SHT.NOBITS || extSec.type === SHT.NOBITS) return { file, poisons: [] };
+  // No core_relo block in the header (hdr_len < 32, or core_relo_len 0): nothing to relocate,
+  // and no reason to decode .BTF a second time with src/btf's codec.
+  const x = extSec.data;
+  if (x.length >= 32) {
+    const v = new DataView(x.buffer, x.byteOffset, x.length);
+    if (v.getUint32(4, true) < 32 || v.getUint32(28, true) === 0) return { file, poisons: [] };
+  }
   try {
     const local = decodeBtf(btfSec.data);
     const ext = decodeBtfExt(extSec.data, local);
     const n = ext.coreRelo.reduce((a, x) => a + x.records.length, 0);
     if (n === 0) return { file, poisons: [] };
+    if (!opts.coreTarget) throw new ElfError(`this object has CO-RE relocations (${n}): pass coreTarget (e.g. runningKernelBtf()) to relocate them for a kernel`, { section: '.BTF.ext' });
     const sections = new Map(file.sections.filter((s) => s.flags & SHF.EXECINSTR).map((s) => [s.name, s.data]));
-    const done = coreRelocateSections(local, ext, sections, (opts.coreTarget ?? runningKernelBtf)());
+    const done = coreRelocateSections(local, ext, sections, opts.coreTarget());
     const poisons: CorePoison[] = [];
     for (const [section, results] of done.results) for (const r of results) if (r.poison) poisons.push({ section, insn: r.insn, reason: r.poison });
     const patched = file.sections.map((s) => (done.sections.has(s.name) ? { ...s, data: done.sections.get(s.name)! } : s));

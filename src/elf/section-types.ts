@@ -150,13 +150,21 @@ export function sectionType(section: string): SectionType | undefined {
 /** The names of the table, for error messages and docs. */
 export const SECTION_NAMES: readonly string[] = DEFS.map((d) => d[0]);
 
+/** A row without a variant: not sleepable ('.s'), not multi-buffer ('.frags'), no attach point ('/'). */
+const plain = (d: Def): boolean => !d[0].includes('.s') && !d[0].includes('.frags') && !d[0].includes('/');
+
 /**
- * The section name libbpf reads back as this type (and expected attach type): the first table
- * entry for it, without an attach point. Undefined when the table has none.
+ * The section name libbpf reads back as this type (and expected attach type): the table's
+ * plain entry for them when there is one, without an attach point. No expected attach type
+ * means the type's default: 'xdp' for xdp, never a variant such as 'xdp.frags/devmap', whose
+ * program cannot attach to a device. Undefined when the table has no entry for the type.
  */
 export function sectionFor(type: ProgramType, expectedAttachType?: string): string | undefined {
-  const exact = DEFS.find((d) => d[1] === type && (d[2] ?? undefined) === expectedAttachType && !d[0].includes('.s') && !d[0].includes('.frags'));
-  const any = exact ?? (expectedAttachType === undefined ? undefined : DEFS.find((d) => d[1] === type && d[2] === expectedAttachType));
-  const d = any ?? (expectedAttachType === undefined ? DEFS.find((x) => x[1] === type) : undefined);
+  const forType = DEFS.filter((d) => d[1] === type);
+  const noVariant = (d: Def): boolean => !d[0].includes('.s') && !d[0].includes('.frags');
+  const d = expectedAttachType !== undefined
+    ? forType.find((x) => x[2] === expectedAttachType && plain(x)) ?? forType.find((x) => x[2] === expectedAttachType && noVariant(x)) ??
+      forType.find((x) => x[2] === expectedAttachType)
+    : forType.find((x) => x[2] === undefined && noVariant(x)) ?? forType.find(plain) ?? forType.find(noVariant) ?? forType[0];
   return d ? d[0].replace(/\+$/, '') : undefined;
 }

@@ -266,7 +266,7 @@ export function detachBpf(sock: RouteSocket, dev: Dev, hook: Hook, which: Filter
       sock.request(op, filterDeleteRequest(ifindex, hook, at));
     } catch (e) {
       if (at && e instanceof NetlinkError && (e.code === 'ENOENT' || (e.code === 'EINVAL' && /qdisc|find/i.test(e.extack ?? '')))) {
-        throw new NetlinkError({ op, errno: e.errno, extack: e.extack, message: `no filter with priority ${at.priority} handle ${at.handle} on ${dev} ${hook}`, hint: `list them with \`tsbpf tc list ${dev}\`` });
+        throw new NetlinkError({ op, errno: e.errno, extack: e.extack, message: `no filter with priority ${at.priority} handle ${at.handle} on ${dev} ${hook}`, hint: `list them with \`tsbpf tc list ${dev}${sock.netns ? ` --netns ${sock.netns}` : ''}\`` });
       }
       rethrowNoDev(sock, dev, e);
     }

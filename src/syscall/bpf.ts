@@ -11,8 +11,9 @@ import { Cmd } from './constants.ts';
 import { BpfError, VerifierError, check, type BpfErrorContext } from './errors.ts';
 import { LOG_INITIAL_SIZE, logText, nextLogSize, parseVerifierLog } from './log.ts';
 import type { Sys } from './sys.ts';
+import { Errno } from '../errno.ts';
 
-const ENOENT = 2, EINVAL = 22, EACCES = 13, ENOSPC = 28;
+const { ENOENT, EINVAL, EACCES, ENOSPC } = Errno;
 
 /** A C string on its own ArrayBuffer. */
 export function cstring(s: string): Uint8Array {

@@ -6,23 +6,27 @@
 import { BTF_GET_ID, BTF_INFO, BTF_LOAD, MAP_INFO, PROG_INFO, alloc, attr, readU32, readU64, write } from './attr.ts';
 import { Cmd } from './constants.ts';
 import { BpfError, check } from './errors.ts';
+import { Errno, errnoName } from '../errno.ts';
 import { LOG_INITIAL_SIZE, logText, nextLogSize } from './log.ts';
 import { getNextId, objGetInfoByFd } from './bpf.ts';
 import { defaultSys, type Sys } from './sys.ts';
 
-const EINVAL = 22, ENOSPC = 28, EACCES = 13, EPERM = 1;
+const { EINVAL, ENOSPC, EACCES, EPERM } = Errno;
 
 /** The kernel refused a BTF blob: its log says which type and why. */
 export class BtfLoadError extends BpfError {
   override name = 'BtfLoadError';
   /** The kernel's BTF log (level 1). */
   readonly log: string;
+  /** The whole log, for the CLI: main() prints it under TSBPF_DEBUG. */
+  readonly details: string;
   constructor(errno: number, log: string) {
     const last = log.trimEnd().split('\n').slice(-6).join('\n');
     super(Cmd.BTF_LOAD, errno, {}, `BPF_BTF_LOAD failed: the kernel rejected the BTF` +
-      (log.trim() ? `; last lines of its log (the full log is in .log):\n${last}` : ` (${errno}) without a log`) +
+      (log.trim() ? `; the last lines of its log follow (TSBPF_DEBUG=1 prints the whole log):\n${last}` : ` (${errnoName(errno)}) without a log`) +
       `\nDump what was sent with \`tsbpf btf dump file <blob>\` and compare with the kernel's checks in kernel/bpf/btf.c.`);
     this.log = log;
+    this.details = `BTF log:\n${log.trimEnd()}`;
   }
 }
 

@@ -108,14 +108,17 @@ export class VerifierError extends BpfError {
   readonly summary: string;
   /** The TypeScript line that emitted the failing instruction, when the DSL recorded it. */
   readonly source: string | undefined;
+  /** The whole log, for the CLI: main() prints it under TSBPF_DEBUG. */
+  readonly details: string;
 
   constructor(cmd: number, errno: number, opts: { program: string; log: string; index?: number; summary: string; source?: string }) {
     const at = opts.index !== undefined ? ` at instruction ${opts.index}${opts.source ? ` (${opts.source})` : ''}` : '';
     const tail = opts.log.trimEnd().split('\n').slice(-12).join('\n');
     super(cmd, errno, { object: `program '${opts.program}'` },
       `verifier rejected program '${opts.program}'${at}: ${opts.summary}\n` +
-      `(${errnoName(Math.abs(errno))}; last lines of the verifier log follow, the full log is in .log)\n${tail}`);
+      `(${errnoName(Math.abs(errno))}; the last lines of the verifier log follow: TSBPF_DEBUG=1 prints the whole log, or run \`tsbpf explain\`)\n${tail}`);
     this.log = opts.log;
+    this.details = `verifier log of program '${opts.program}':\n${opts.log.trimEnd()}`;
     this.index = opts.index;
     this.summary = opts.summary;
     this.source = opts.source;

@@ -15,8 +15,9 @@ import { objGetInfoByFd, objPin, getFdById, getNextId } from './bpf.ts';
 import { BpfError, check, type BpfErrorContext } from './errors.ts';
 import { defaultSys, type Sys } from './sys.ts';
 import { openPinnedAs } from './pin.ts';
+import { Errno } from '../errno.ts';
 
-const ENOSPC = 28, ENOENT = 2;
+const { ENOSPC, ENOENT } = Errno;
 
 export interface LinkCreateParams {
   readonly progFd: number;

@@ -6,7 +6,7 @@
  * A MapSpec is plain data that also satisfies the asm MapRef interface (it has `name`), so a DSL
  * program can reference a map before it exists; loadProgram() resolves it to a live map.
  */
-import { errnoName } from '../errno.ts';
+import { Errno, errnoName } from '../errno.ts';
 import type { MapRef } from '../asm/instruction.ts';
 import type { MapSpec } from '../asm/map-spec.ts';
 import { MAP_ELEM, alloc, attr, dv } from './attr.ts';
@@ -24,7 +24,7 @@ import { encodeBtf } from '../btf/encode.ts';
 import { defaultSys, type Sys } from './sys.ts';
 import { openPinnedAs } from './pin.ts';
 
-const ENOENT = 2, ENOSPC = 28;
+const { ENOENT, ENOSPC, EPERM } = Errno;
 
 export type { MapSpec } from '../asm/map-spec.ts';
 
@@ -367,7 +367,7 @@ export function createMap<K = Scalar, V = Scalar>(spec: MapSpec, opts: MapOption
       handle = loadBtf(typed.btf, { sys });
       fd = mapCreate(sys, { ...params, btfFd: handle.fd, btfKeyTypeId: typed.keyTypeId, btfValueTypeId: typed.valueTypeId });
     } catch (e) {
-      if (!(e instanceof BpfError) || e.errno === 1 /* EPERM */) throw e;
+      if (!(e instanceof BpfError) || e.errno === EPERM) throw e;
       // The kernel refused the types, not the map: create it untyped, and say so.
       process.stderr.write(`tsbpf: warning: map '${spec.name}' is created WITHOUT BTF (bpftool will print raw bytes): ${e.message.split('\n')[0]}\n`);
       fd = mapCreate(sys, params);

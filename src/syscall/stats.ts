@@ -9,9 +9,10 @@ import { enableStats as enableStatsCmd } from './bpf.ts';
 import { BPF_STATS_RUN_TIME } from './constants.ts';
 import { BpfError } from './errors.ts';
 import { defaultSys, type Sys } from './sys.ts';
+import { Errno } from '../errno.ts';
 
 const SYSCTL = '/proc/sys/kernel/bpf_stats_enabled';
-const EINVAL = 22;
+const { EINVAL } = Errno;
 
 export interface StatsHandle extends Disposable {
   /** 'fd' (BPF_ENABLE_STATS) or 'sysctl'. */

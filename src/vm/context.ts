@@ -6,7 +6,7 @@
  */
 import { skb } from '../asm/skb.ts';
 import type { ProgramType } from '../asm/program.ts';
-import { CTX_BASE, PACKET_BASE } from './memory.ts';
+import { PACKET_BASE } from './memory.ts';
 
 /** sizeof(struct __sk_buff) on this uapi: hwtstamp (u64) at 184. */
 export const SKB_SIZE = 192;
@@ -149,4 +149,3 @@ export function buildXdp(frame: Uint8Array, f: XdpFields = {}, into?: { bytes: U
 export const xdpCheck = (off: number, size: number, write: boolean): string | null =>
   write ? 'xdp_md is read-only' : size !== 4 || off % 4 !== 0 ? `xdp_md fields are u32 (was ${size} bytes at ${off})` : null;
 
-export const CTX_ADDRESS = CTX_BASE;

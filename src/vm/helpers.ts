@@ -129,15 +129,18 @@ export function makeHelpers(env: HelperEnv): HelperTable {
   def('trace_printk', (pc) => {
     const size = u32(R, 2);
     const fmt = cstring(mem.view(R[2]!, R[3]!, size, false, pc));
+    // %s: byte by byte up to the NUL, so a string that ends at the end of its region (a global
+    // char array) is read whole; a byte past the region faults. The kernel copies at most its
+    // bprintf buffer (512 bytes).
     const line = formatPrintk(fmt, [arg(R, 3), arg(R, 4), arg(R, 5)], (a) => {
-      for (let n = 1; n <= 256; n *= 2) {
-        try {
-          const [lo, hi] = bigToPair(a);
-          const b = mem.view(lo, hi, n, false, pc);
-          if (b.includes(0)) return cstring(b);
-        } catch { const [lo, hi] = bigToPair(a); return cstring(mem.view(lo, hi, 1, false, pc)); }
+      const bytes: number[] = [];
+      for (let i = 0n; i < PRINTK_STRING_MAX; i++) {
+        const [lo, hi] = bigToPair(a + i);
+        const c = mem.view(lo, hi, 1, false, pc)[0]!;
+        if (c === 0) return new TextDecoder().decode(new Uint8Array(bytes));
+        bytes.push(c);
       }
-      return '(string too long)';
+      return new TextDecoder().decode(new Uint8Array(bytes));
     });
     env.printk(line);
     ret(R, new TextEncoder().encode(line).length);
@@ -181,14 +184,20 @@ export function makeHelpers(env: HelperEnv): HelperTable {
   return H;
 }
 
+/** The longest %s string trace_printk copies (the kernel's MAX_BPRINTF_BUF). */
+const PRINTK_STRING_MAX = 512n;
+
 /** The message for a helper the VM does not have. */
 export function unknownHelper(id: number): string {
   const name = helperName(id);
   return `${name ?? `helper ${id}`} is not available in the VM${name ? ` (helper id ${id})` : ' (no helper has this id in linux/bpf.h)'}; the VM has: ${VM_HELPERS.join(', ')}`;
 }
 
-export const VM_HELPERS = [
-  'map_lookup_elem', 'map_update_elem', 'map_delete_elem', 'ktime_get_ns', 'ktime_get_boot_ns', 'ktime_get_coarse_ns',
-  'get_prandom_u32', 'get_smp_processor_id', 'get_current_pid_tgid', 'get_current_uid_gid', 'get_current_comm', 'trace_printk', 'skb_load_bytes', 'tail_call',
-  'ringbuf_output', 'ringbuf_reserve', 'ringbuf_submit', 'ringbuf_discard',
-] as const;
+/**
+ * The names of the helpers makeHelpers defines, in id order: read off a table built against an
+ * env it never touches while building (helpers use their env only when called), so the list
+ * cannot drift from the def() calls.
+ */
+export const VM_HELPERS: readonly string[] = Object.freeze(
+  makeHelpers({ R: new Int32Array(12), mem: undefined } as unknown as HelperEnv).flatMap((_h, id) => [(helperName(id) ?? `helper ${id}`).replace(/^bpf_/, '')]), // flatMap skips the holes
+);

@@ -38,7 +38,10 @@ export class VmMapError extends Error {
   }
 }
 
-const round8 = (n: number): number => (n + 7) & ~7;
+// not (n + 7) & ~7: that wraps sizes of 2 GiB and more to int32
+const round8 = (n: number): number => Math.ceil(n / 8) * 8;
+/** The most bytes one map's values may take in the VM (an array's all, a hash's one value). */
+export const VM_MAP_BYTES_MAX = 2 ** 30;
 /** dst[at..] = src[0..n): a loop, which beats TypedArray.set for the few bytes of a map value. */
 function copy(dst: Uint8Array, at: number, src: Uint8Array, n: number): void {
   if (n > 64) { dst.set(src.subarray(0, n), at); return; }
@@ -85,14 +88,20 @@ export class VmMap<K = Scalar, V = Scalar> implements Disposable {
       throw new VmMapError(spec.name, EINVAL, `type '${spec.type}' is not one the VM has (${VM_MAP_TYPES.join(', ')})`);
     }
     for (const f of ['keySize', 'valueSize', 'maxEntries'] as const) {
-      if (!Number.isInteger(spec[f]) || spec[f] < 0) throw new VmMapError(spec.name, EINVAL, `${f} must be a non-negative integer`);
+      if (!Number.isInteger(spec[f]) || spec[f] < 0 || spec[f] > 0xffffffff) throw new VmMapError(spec.name, EINVAL, `${f} must be an integer from 0 to 4294967295 (a u32), not ${spec[f]}`);
+    }
+    const ncpus = spec.type.includes('percpu') ? opts.ncpus ?? 1 : 1;
+    const isArray = spec.type === 'array' || spec.type === 'percpu_array';
+    const bytes = ncpus * (isArray ? round8(spec.valueSize) * spec.maxEntries : spec.valueSize);
+    if (bytes > VM_MAP_BYTES_MAX) {
+      throw new VmMapError(spec.name, E2BIG, `${isArray ? `${spec.maxEntries} values of ${spec.valueSize} bytes` : `a value of ${spec.valueSize} bytes`}${ncpus > 1 ? ` on ${ncpus} CPUs` : ''} is more than the ${VM_MAP_BYTES_MAX / 2 ** 20} MiB the VM gives one map: lower max_entries for the VM${isArray ? '' : ' (or value_size)'}`);
     }
     this.mem = mem;
     this.spec = spec;
     this.name = spec.name;
     this.type = spec.type as VmMapType;
     this.fd = fd;
-    this.ncpus = this.type.includes('percpu') ? opts.ncpus ?? 1 : 1;
+    this.ncpus = ncpus;
     this.key = opts.key ?? (defaultCodec(spec.keySize) as unknown as Codec<K>);
     this.value = opts.value ?? (defaultCodec(spec.valueSize) as unknown as Codec<V>);
     this.kbuf = new Uint8Array(Math.max(spec.keySize, 1));

@@ -12,7 +12,7 @@
  *
  * Nothing is mapped below 64 KiB, so a NULL pointer (plus any 16-bit offset) always faults.
  */
-import { VmFault } from './errors.ts';
+import { VmError, VmFault } from './errors.ts';
 
 export type RegionKind = 'stack' | 'ctx' | 'packet' | 'mem' | 'map-value' | 'map' | 'ringbuf';
 
@@ -98,6 +98,9 @@ export function rebind(r: Region, bytes: Uint8Array): void {
   r.valueSize = bytes.length;
 }
 
+/** The address space a heap region of `size` bytes takes: whole pages, then a guard page. */
+const slotOf = (size: number): number => Math.ceil((Math.max(size, 1) + GAP) / GAP) * GAP;
+
 /**
  * Regions sorted by base, a bump allocator for new ones, and the checked loads and stores the
  * compiled program calls. `pc` arguments are instruction indexes, for the fault.
@@ -125,24 +128,57 @@ export class Memory {
 
   /** Insert a region at its base (kept sorted). */
   add(r: Region): Region {
-    let i = this.regions.length;
-    while (i > 0 && this.regions[i - 1]!.base > r.base) i--;
-    this.regions.splice(i, 0, r);
+    const rs = this.regions;
+    let lo = 0, hi = rs.length;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (rs[mid]!.base > r.base) hi = mid; else lo = mid + 1; }
+    rs.splice(lo, 0, r);
     return r;
   }
 
+  /** Take a region out; a heap region's slot goes to the free list of its size, for reuse. */
   remove(r: Region): void {
-    const i = this.regions.indexOf(r);
-    if (i >= 0) this.regions.splice(i, 1);
+    const rs = this.regions;
+    let lo = 0, hi = rs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1, b = rs[mid]!.base;
+      if (b < r.base) lo = mid + 1;
+      else if (b > r.base) hi = mid - 1;
+      else { if (rs[mid] === r) { rs.splice(mid, 1); if (r.base >= HEAP_BASE) this.release(r.base, slotOf(r.end - r.base)); } break; }
+    }
     if (this.last === r) this.last = this.stacks[0]!;
   }
 
-  /** A new region in the heap, a guard page after the previous one. */
+  /** Freed heap slots by slot size, oldest first (so a stale pointer faults for as long as it can). */
+  private free = new Map<number, { bases: number[]; head: number }>();
+
+  private release(base: number, slot: number): void {
+    let f = this.free.get(slot);
+    if (!f) this.free.set(slot, (f = { bases: [], head: 0 }));
+    f.bases.push(base);
+  }
+
+  private reuse(slot: number): number | undefined {
+    const f = this.free.get(slot);
+    if (!f || f.head >= f.bases.length) return undefined;
+    const base = f.bases[f.head++]!;
+    if (f.head > 1024 && f.head * 2 > f.bases.length) { f.bases = f.bases.slice(f.head); f.head = 0; }
+    return base;
+  }
+
+  /**
+   * A new region in the heap, a guard page after the previous one: a freed slot of the same
+   * size when there is one (hash map values come and go), else fresh address space.
+   */
   alloc(name: string, kind: RegionKind, bytes: Uint8Array, opts: Parameters<typeof makeRegion>[4] = {}): Region {
-    const base = this.next;
-    const size = Math.max(bytes.length, 1);
-    if (base + size + GAP > HEAP_END) throw new RangeError(`the VM's address space is exhausted (${((HEAP_END - HEAP_BASE) / 2 ** 20) | 0} MiB of map values): make a new Vm`);
-    this.next = base + Math.ceil((size + GAP) / GAP) * GAP;
+    const slot = slotOf(bytes.length);
+    let base = this.reuse(slot);
+    if (base === undefined) {
+      base = this.next;
+      if (base + slot > HEAP_END) {
+        throw new VmError(`the VM's address space is exhausted: map values and ring buffer records live at once exceed ${((HEAP_END - HEAP_BASE) / 2 ** 20) | 0} MiB (each takes its size rounded up to 4 KiB, plus a 4 KiB guard); lower max_entries or value_size of the big maps for the VM`);
+      }
+      this.next = base + slot;
+    }
     return this.add(makeRegion(name, kind, base, bytes, opts));
   }
 

@@ -170,7 +170,7 @@ export class Vm {
       throw new VmFault(reason, { kind, index: pc, source: this.mem.sources[pc] });
     };
     this.faults = {
-      limit: (pc, n) => fault('insn-limit', pc, `more than ${this.state.lim} instructions executed (${(n ?? 0) + this.state.n}): a runaway loop? raise maxInsns if it is meant to run this long`),
+      limit: (pc, n) => fault('insn-limit', pc, `more than ${this.state.lim} instructions executed (${(n ?? 0) + this.state.n}): a runaway loop? raise the budget if it is meant to run this long (tsbpf run --max-insns N, or the maxInsns option)`),
       depth: (pc) => fault('call-depth', pc, `bpf-to-bpf call nesting deeper than ${MAX_FRAMES} frames (the kernel's MAX_CALL_FRAMES)`),
       falloff: (pc) => fault('invalid', pc, 'ran past the last instruction without exit'),
       badpc: (pc) => fault('invalid', pc, `jumped to ${pc}, which is not an instruction`),
@@ -256,7 +256,7 @@ export class Vm {
       try {
         insns = decode(input);
       } catch (e) {
-        if (e instanceof AsmError) throw new VmError(`the bytes do not decode: ${e.message}`, { index: e.index });
+        if (e instanceof AsmError) throw new VmError(`the bytes do not decode: ${e.reason}`, e.index !== undefined ? { index: e.index } : {});
         throw e;
       }
       type = opts.type ?? 'raw';

@@ -92,7 +92,7 @@ s('XDP twice without replace: one line naming the program there; nothing added',
       for (const [first, second] of [['link', 'link'], ['link', 'netlink'], ['netlink', 'netlink'], ['netlink', 'link']] as const) {
         using h = attachXdp(c.programs.xdp, p.b, { netns: p.nsB, mode: first, flags: 'skb' });
         const e = thrown(() => attachXdp(c2.programs.x, p.b, { netns: p.nsB, mode: second, flags: 'skb' }));
-        assert.match(e.message, new RegExp(`^${p.b} already has an XDP program \\(id ${c.programs.xdp.id}, skb mode.*\\): pass replace to swap it, or detach it first \\(tsbpf xdp detach\\)$`), `${first} then ${second}`);
+        assert.match(e.message, new RegExp(`^${p.b} already has an XDP program \\(id ${c.programs.xdp.id}, skb mode.*\\): pass replace \\(--replace\\) to swap it, or detach it first \\(tsbpf xdp detach\\)$`), `${first} then ${second}`);
         assert.equal(netList({ netns: p.nsB }).xdp.map((x) => x.id), [c.programs.xdp.id]);
         assert.is(h.kind, first === 'link' ? 'xdp_link' : 'xdp_netlink');
       }

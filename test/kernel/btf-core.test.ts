@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CORE_POISON_IMM, coreField, coreRelocateSections, corePoisonAt, decodeBtf, decodeBtfExt, elfSections } from '../../src/btf/index.ts';
+import { runningKernelBtf } from '../../src/btf/kernel.ts';
 import { ensureBpffs } from '../../src/syscall/index.ts';
 import { readElf } from '../../src/elf/reader.ts';
 import { loadObject } from '../../src/attach/object.ts';
@@ -85,7 +86,7 @@ s('a CO-RE object loads through readElf + loadObject and returns what the libbpf
     writeFileSync(packet, new Uint8Array(64));
     execFileSync('bpftool', ['prog', 'load', obj, pin]);
     const theirs = /Return value: (\d+)/.exec(execFileSync('bpftool', ['prog', 'run', 'pinned', pin, 'data_in', packet, 'repeat', '1'], { encoding: 'utf8' }))![1];
-    const coll = readElf(new Uint8Array(readFileSync(obj))); // CO-RE against the running kernel by default
+    const coll = readElf(new Uint8Array(readFileSync(obj)), { coreTarget: runningKernelBtf });
     assert.is(coll.corePoisons?.length, 1, 'the guarded access is poisoned (and never runs)');
     using loaded = loadObject(coll);
     const ours = loaded.programs['core_run']!.testRun({ data: new Uint8Array(64) }).retval;
@@ -111,7 +112,7 @@ s('an unguarded access to a field this kernel lacks: poisoned like libbpf, and t
     assert.match(libbpf.stderr, /substituting insn #0 w\/ invalid insn/);
     // libbpf rewrites the verifier's "invalid func unknown#195896080" into this:
     assert.match(libbpf.stderr, /failed to resolve CO-RE relocation <byte_off> \[\d+\] struct sk_buff\.field_linux_never_had/);
-    const coll = readElf(new Uint8Array(readFileSync(obj)));
+    const coll = readElf(new Uint8Array(readFileSync(obj)), { coreTarget: runningKernelBtf });
     const insn = coll.programs[0]!.insns[0]!;
     assert.equal([insn.op, insn.imm], [0x85, CORE_POISON_IMM]);
     assert.throws(() => loadObject(coll).close(),

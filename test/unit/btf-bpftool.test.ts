@@ -90,5 +90,18 @@ t('C dump: clang compiles our header of vmlinux and of a clang object', () => {
   }
 });
 
+t('C dump of vmlinux: the anonymous enums (BPF_ANY, true) are there, as many as bpftool prints', () => {
+  const ours = formatC(decodeBtf(new Uint8Array(readFileSync('/sys/kernel/btf/vmlinux'))));
+  const theirs = execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux', 'format', 'c'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const top = (h: string) => (h.match(/^enum \{$/gm) ?? []).length;
+  assert.ok(top(theirs) > 100, `bpftool printed ${top(theirs)} anonymous enums`);
+  assert.is(top(ours), top(theirs));
+  const h = path.join(dir, 'vmlinux-enums.h'), c = path.join(dir, 'vmlinux-enums.c');
+  writeFileSync(h, ours);
+  writeFileSync(c, `#include "${h}"\nint flags[] = { BPF_ANY, BPF_NOEXIST };\nunsigned long long cpu = BPF_F_CURRENT_CPU;\n_Bool yes = true, no = false;\n`);
+  const r = spawnSync('clang', ['-target', 'bpf', '-fsyntax-only', '-Wno-duplicate-decl-specifier', c], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr.split('\n').slice(0, 6).join('\n'));
+});
+
 test.after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
 test.run();

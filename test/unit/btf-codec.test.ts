@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  BtfError, StringTable, decodeBtf, decodeBtfExt, encodeBtf, encodeBtfExt, formatRaw, formatRawBytes, lineCol, type BtfType,
+  BtfError, StringTable, decodeBtf, decodeBtfExt, decodeLineInfo, encodeBtf, encodeBtfExt, encodeLineInfo, formatRaw, formatRawBytes, lineCol, type BtfType,
 } from '../../src/btf/index.ts';
 import { randomTypes } from '../support/btf-gen.ts';
 
@@ -95,6 +95,16 @@ test('encode refuses what the kernel would: dangling ids, bitfields without kfla
   assert.throws(() => encodeBtf([{ kind: 'PTR', name: '', type: 9 }]), (e: unknown) => e instanceof BtfError && /refers to type 9/.test((e as Error).message));
   assert.throws(() => encodeBtf([{ kind: 'STRUCT', name: 's', size: 4, kflag: false, members: [{ name: 'a', type: 0, bitOffset: 0, bitfieldSize: 3 }] }]), /needs kflag/);
   assert.throws(() => encodeBtf([{ kind: 'INT', name: 'a\0b', size: 4, encoding: 0, offset: 0, bits: 32 }]), /NUL/);
+});
+
+test('kernel line_info records: decoded with their strings; an offset past the strings is a BtfError', () => {
+  const strings = new StringTable();
+  const records = [{ insnOff: 0, file: 'a.c', line: 'return 0;', lineNum: 3, column: 2 }];
+  const info = encodeLineInfo(records, strings);
+  const btf = decodeBtf(encodeBtf([{ kind: 'INT', name: 'int', size: 4, encoding: 1, offset: 0, bits: 32 }], { strings }));
+  assert.equal(decodeLineInfo(info, 16, btf), records);
+  new DataView(info.buffer).setUint32(4, btf.stringsEnd + 100, true);
+  assert.throws(() => decodeLineInfo(info, 16, btf), (e: Error) => e instanceof BtfError && /past the BTF string section/.test(e.message));
 });
 
 test.run();

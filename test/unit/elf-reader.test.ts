@@ -42,6 +42,13 @@ withClang('BTF-defined maps: type, sizes from key/value types or key_size/value_
   assert.is(counts.pin, undefined);
 });
 
+withClang('a map value type bigger than u32 (8 GiB) is an ElfError, not a size the loader wraps', () => {
+  let err: unknown;
+  try { readElf(fixtureBytes('huge_value')); } catch (e) { err = e; }
+  assert.instance(err, ElfError);
+  assert.match((err as Error).message, /8589934592 bytes.*u32/);
+});
+
 withClang('global data: .rodata frozen and read-only to programs, .data with its initial value, .bss zeroed', () => {
   const c = readElf(fixtureBytes('btf_maps'));
   const ro = map(c, '.rodata'), data = map(c, '.data'), bss = map(c, '.bss');
@@ -174,6 +181,14 @@ withClang('CO-RE relocations are resolved against the target BTF (src/btf/core.t
   const bare = readElf(fixtureBytes('core'), { coreTarget: () => decodeBtf(encodeBtf([{ kind: 'INT', name: 'int', size: 4, encoding: 1, offset: 0, bits: 32 }])) });
   assert.match(bare.corePoisons?.[0]?.reason ?? '', /field_byte_offset of struct task_struct\.pid \(access 0:0\)/);
   assert.ok(bare.programs[0]!.insns.some((i) => i.op === 0x85 && i.imm === 0xbad2310));
+});
+
+withClang('CO-RE relocations and no coreTarget: an ElfError that says to pass one (the pure reader reads no vmlinux)', () => {
+  let err: unknown;
+  try { readElf(fixtureBytes('core')); } catch (e) { err = e; }
+  assert.instance(err, ElfError);
+  assert.match((err as Error).message, /CO-RE relocations.*pass coreTarget \(e\.g\. runningKernelBtf\(\)\)/);
+  assert.is(readElf(fixtureBytes('btf_maps')).programs.length > 0, true, 'an object without CO-RE needs none');
 });
 
 test('section names: libbpf convention', () => {

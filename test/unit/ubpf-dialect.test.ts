@@ -204,6 +204,13 @@ test('the transcription covers every row of the opcode table (ldabs/ldind are ou
   }
 });
 
+test('ubpf text in the default (LLVM) dialect: the error says to pass --dialect ubpf', () => {
+  const err = (text: string): string => { try { assemble(text); } catch (e) { assert.instance(e, AsmSyntaxError); return (e as Error).message; } throw new Error('assembled'); };
+  assert.match(err('mov %r0, 1\nexit'), /found 'mov' \(ubpf syntax\? pass --dialect ubpf\)/);
+  assert.match(err('ldxw %r0, [%r1]'), /found 'ldxw' \(ubpf syntax\? pass --dialect ubpf\)/);
+  assert.not.match(err('frobnicate r0'), /ubpf/, 'a word that is no ubpf mnemonic gets no hint');
+});
+
 test('the first exit is the label exit, as in bpf_conformance', () => {
   // jeq jumps to the first exit (slot 3), not to the second.
   assert.is(prog('jeq %r1, 0, exit\nmov %r0, 1\nja +0\nexit\nmov %r0, 2\nexit'), prog('jeq %r1, 0, +2\nmov %r0, 1\nja +0\nexit\nmov %r0, 2\nexit'));

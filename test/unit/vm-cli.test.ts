@@ -36,6 +36,27 @@ test('run --trace (the frame described, not a file): every instruction with the 
   assert.match(r.stdout, /r0 = 0 \(0x0\)\s+retval 0\s+34 instructions/);
 });
 
+test('run: an object that does not read exits 1 (could not be loaded, as --help says), naming the file', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tsbpf-run-'));
+  try {
+    const bad = path.join(dir, 'bad.o');
+    writeFileSync(bad, new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]));
+    const r = cli('run', bad);
+    assert.is(r.status, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`^error: ${bad.replace(/[.]/g, '\\.')}: ELF `));
+    assert.match(cli('run', '--help').stdout, /1 the program faulted .* or could not be loaded, 2 usage/s);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('run and elf show name an object\'s global-data maps alike (btf_maps.rodata, as libbpf)', () => {
+  const obj = 'test/fixtures/elf/btf_maps.seed.o';
+  const shown = JSON.parse(cli('elf', 'show', obj, '--json').stdout).maps.map((m: { name: string }) => m.name) as string[];
+  const ran = JSON.parse(cli('run', obj, '--entry', 'count_len', '--json').stdout).maps.map((m: { name: string }) => m.name) as string[];
+  assert.ok(shown.includes('btf_maps.data'), shown.join(', '));
+  assert.equal([...ran].sort(), shown.filter((n) => ran.includes(n)).sort());
+  assert.ok(ran.includes('btf_maps.data'), ran.join(', '));
+});
+
 test('run: a faulting program exits 1 naming the instruction, its TS line, address and region; a clang-built .o runs', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'tsbpf-vm-'));
   try {
