@@ -11,7 +11,7 @@ import { udpFrame } from '../../src/frame/index.ts';
 import { CTL, configBytes, mesEndV2, mesStartV2, v2Maps } from '../../programs/mes_pkt/probe-v2.ts';
 import type { Match } from '../../programs/mes_pkt/match.ts';
 
-const t = kernelSuite('fixc: v2 probe on 1-byte UDP payloads');
+const t = kernelSuite('v2 probe on 1-byte UDP payloads');
 
 function pairsAfter(match: Match, start: Uint8Array, end: Uint8Array): bigint {
   const maps = v2Maps(1024);

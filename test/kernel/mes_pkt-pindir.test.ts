@@ -9,7 +9,7 @@ import { ensureBpffs } from '../../src/syscall/index.ts';
 import { attach, detach } from '../../programs/mes_pkt/control.ts';
 import { testbedDown, testbedUp } from '../../programs/mes_pkt/testbed.ts';
 
-const t = kernelSuite('fixc: detach removes the pin dirs attach created');
+const t = kernelSuite('detach removes the pin dirs attach created');
 
 t('a new two-level --pin-dir is gone after detach; one that existed before stays', () => {
   const prefix = uniqueName('fp').slice(0, 10);

@@ -11,7 +11,7 @@ import { ensureBpffs } from '../../src/syscall/index.ts';
 import { attach, detach } from '../../programs/mes_pkt/control.ts';
 import { testbedDown, testbedUp } from '../../programs/mes_pkt/testbed.ts';
 
-const t = kernelSuite('fixc: mes_pkt options');
+const t = kernelSuite('mes_pkt options');
 
 const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'programs/mes_pkt.ts', ...args], { encoding: 'utf8' });
 

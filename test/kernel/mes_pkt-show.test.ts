@@ -12,7 +12,7 @@ import { show } from '../../programs/mes_pkt/show.ts';
 import { testbedDown, testbedUp } from '../../programs/mes_pkt/testbed.ts';
 import { send } from '../../programs/mes_pkt/send.ts';
 
-const t = kernelSuite('fixc: show warns on no matches and on a gone device');
+const t = kernelSuite('show warns on no matches and on a gone device');
 
 for (const method of ['tcx', 'tc'] as const) {
   t(`${method}: no packets → a warning naming the filter; traffic → none; testbed gone → "device gone"`, () => {

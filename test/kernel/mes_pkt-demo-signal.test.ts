@@ -11,7 +11,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { kernelSuite, sh } from '../support/kernel.ts';
 import { testbedDown, testbedNames } from '../../programs/mes_pkt/testbed.ts';
 
-const t = kernelSuite('fixc: Ctrl-C during `npx tsx programs/mes_pkt.ts demo`');
+const t = kernelSuite('Ctrl-C during `npx tsx programs/mes_pkt.ts demo`');
 
 async function interruptDemo(afterLine: string, delayMs: number): Promise<void> {
   const child = spawn('npx', ['tsx', 'programs/mes_pkt.ts', 'demo', '--count', '3000'], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { kernelSuite } from '../support/kernel.ts';
 
-const t = kernelSuite('fixc: programs without root');
+const t = kernelSuite('programs without root');
 
 const asNobody = (args: string[]) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all',
   process.execPath, '--import', 'tsx', ...args], { encoding: 'utf8', timeout: 60_000 });
