@@ -4,28 +4,18 @@
  * outlive it) and its detach commands remove link and pin.
  */
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { detachPinnedLink, linkPinDir, loadCollection } from '../../src/attach/index.ts';
 import { ensureBpffs } from '../../src/syscall/bpffs.ts';
 import { removePinDir } from '../../src/syscall/pin.ts';
 import { kernelSuite, sh } from '../support/kernel.ts';
 import { TCX_NEXT, XDP_PASS, countMap, sendUdp, udpCounter, withPair } from '../support/attach-net.ts';
+import { cli, cliOk } from '../support/cli.ts';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const s = kernelSuite('attach: CLI');
 
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: root, encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-const ok = (...args: string[]): string => {
-  const r = cli(...args);
-  assert.is(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-};
+const ok = cliOk;
 
 /**
  * Programs pinned under a private directory of /sys/fs/bpf for --pinned, removed afterwards,

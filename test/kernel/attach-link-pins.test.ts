@@ -4,24 +4,17 @@
  * behind would keep the link object alive.
  */
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { detachPinnedLink, linkPinDir, loadCollection } from '../../src/attach/index.ts';
 import { ensureBpffs } from '../../src/syscall/bpffs.ts';
 import { removePinDir } from '../../src/syscall/pin.ts';
 import { kernelSuite } from '../support/kernel.ts';
 import { TCX_NEXT, XDP_PASS, countMap, udpCounter, withPair } from '../support/attach-net.ts';
+import { cli, cliOk } from '../support/cli.ts';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const s = kernelSuite('detach removes the link pins tsbpf made');
-const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: root, encoding: 'utf8' });
-const ok = (...args: string[]): string => {
-  const r = cli(...args);
-  assert.is(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-};
+const ok = cliOk;
 const linkExists = (id: number): boolean => JSON.parse(ok('link', 'list', '--json')).some((l: { id: number }) => l.id === id);
 const recordDir = (id: number): string => path.join(ensureBpffs(), 'tsbpf', 'link-pins', String(id));
 
@@ -87,7 +80,7 @@ s('link show, pin and detach take a pin path as prog and map do (PATH, pinned PA
     assert.is(JSON.parse(ok('link', 'pin', `${dir}/sl`, `${dir}/sl2`, '--json')).id, a.linkId);
     assert.is(JSON.parse(ok('link', 'show', `${dir}/sl2`, '--json')).id, a.linkId);
     const extra = cli('link', 'show', String(a.linkId), 'surplus');
-    assert.is(extra.status, 2);
+    assert.is(extra.code, 2);
     assert.match(extra.stderr, /unexpected argument 'surplus'/);
     ok('link', 'detach', `${dir}/sl2`);
     assert.not.ok(existsSync(`${dir}/sl`), 'the other recorded pin goes too');

@@ -4,24 +4,21 @@
  * as the CLI spells it.
  */
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { loadCollection } from '../../src/attach/index.ts';
 import { ensureBpffs } from '../../src/syscall/bpffs.ts';
 import { removePinDir } from '../../src/syscall/pin.ts';
 import { kernelSuite, withNetns } from '../support/kernel.ts';
 import { XDP_PASS, countMap, udpCounter } from '../support/attach-net.ts';
 import { mkdirSync } from 'node:fs';
+import { cli } from '../support/cli.ts';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const s = kernelSuite('CLI error hints');
-const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: root, encoding: 'utf8' });
 
 s('an unknown interface reads the same in list, detach and attach', async () => {
   await withNetns((ns) => {
     const lines = [['xdp', 'list', 'fixa_nodev'], ['net', 'list', 'fixa_nodev'], ['xdp', 'detach', 'fixa_nodev'], ['tc', 'list', 'fixa_nodev']].map((args) => {
       const r = cli(...args, '--netns', ns.name);
-      assert.is(r.status, 1, `${args.join(' ')}: ${r.stdout}`);
+      assert.is(r.code, 1, `${args.join(' ')}: ${r.stdout}`);
       return r.stderr.trim();
     });
     for (const l of lines) {
@@ -34,7 +31,7 @@ s('an unknown interface reads the same in list, detach and attach', async () => 
 s('tc detach --priority/--handle of no filter names tsbpf tc list DEV --netns NS', async () => {
   await withNetns((ns) => {
     const r = cli('tc', 'detach', ns.a, 'ingress', '--priority', '7', '--handle', '1', '--netns', ns.name);
-    assert.is(r.status, 1);
+    assert.is(r.code, 1);
     assert.match(r.stderr, `tsbpf tc list ${ns.a} --netns ${ns.name}`);
   });
 });
@@ -48,9 +45,9 @@ s('xdp attach over a program says --replace', async () => {
     c.programs.xdp.pin(`${dir}/xdp`);
     await withNetns((ns) => {
       const first = cli('xdp', 'attach', ns.a, '--pinned', `${dir}/xdp`, '--mode', 'netlink', '--flags', 'skb', '--netns', ns.name);
-      assert.is(first.status, 0, first.stderr);
+      assert.is(first.code, 0, first.stderr);
       const again = cli('xdp', 'attach', ns.a, '--pinned', `${dir}/xdp`, '--mode', 'netlink', '--flags', 'skb', '--netns', ns.name);
-      assert.is(again.status, 1);
+      assert.is(again.code, 1);
       assert.match(again.stderr, /--replace/);
     });
   } finally {

@@ -4,28 +4,18 @@
  * Each namespace gets a veth pair with fixed indexes, so the ifindexes surely collide.
  */
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { detachPinnedLink, linkPinDir, loadCollection } from '../../src/attach/index.ts';
 import { ensureBpffs } from '../../src/syscall/bpffs.ts';
 import { removePinDir } from '../../src/syscall/pin.ts';
 import { kernelSuite, sh, uniqueName } from '../support/kernel.ts';
 import { XDP_PASS, countMap, udpCounter } from '../support/attach-net.ts';
+import { cli, cliOk } from '../support/cli.ts';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const s = kernelSuite('XDP with the same ifindex in two namespaces');
 
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: root, encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-const ok = (...args: string[]): string => {
-  const r = cli(...args);
-  assert.is(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-};
+const ok = cliOk;
 const xdpOf = (ns: string): { id: number; link_id?: number }[] => JSON.parse(ok('xdp', 'list', 'd0', '--netns', ns, '--json'));
 
 /** Two namespaces, each with veth d0 (ifindex 40) / d1 (41); two xdp programs pinned; all removed after. */

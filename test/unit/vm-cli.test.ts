@@ -3,23 +3,22 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FRAMES } from '../support/frames.ts';
 import { PROJECT_VECTORS } from '../support/conformance.ts';
+import { cli } from '../support/cli.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: root, encoding: 'utf8' });
 const tmp = mkdtempSync(path.join(tmpdir(), 'tsbpf-vm-cli-'));
 const frame = path.join(tmp, 'match.bin');
 writeFileSync(frame, FRAMES.match);
 
 test('run: mes_start on a matching frame, as JSON: r0, instructions, the maps it wrote', () => {
   const r = cli('run', 'programs/mes_pkt/probe.ts', '--entry', 'mesStart', '--data', frame, '--time', '4242', '--json');
-  assert.is(r.status, 0, r.stderr);
+  assert.is(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.is(out.r0, 0);
   assert.is(out.insns, 34);
@@ -29,7 +28,7 @@ test('run: mes_start on a matching frame, as JSON: r0, instructions, the maps it
 
 test('run --trace (the frame described, not a file): every instruction with the registers it changed, memory and the TS line', () => {
   const r = cli('run', 'programs/mes_pkt/probe.ts', '--entry', 'mesStart', '--data', 'udp:dport=5001,size=22', '--trace');
-  assert.is(r.status, 0, r.stderr);
+  assert.is(r.code, 0, r.stderr);
   const lines = r.stdout.split('\n');
   assert.ok(lines.some((l) => /r7 \+= 1\s+r7 0x0 -> 0x1\s+programs\/mes_pkt\/probe\.ts:\d+/.test(l)), r.stdout);
   assert.ok(lines.some((l) => /load 2 @ 0x200000c packet data\.\.data_end = 0x8/.test(l)), 'the EtherType load');
@@ -42,7 +41,7 @@ test('run: an object that does not read exits 1 (could not be loaded, as --help 
     const bad = path.join(dir, 'bad.o');
     writeFileSync(bad, new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]));
     const r = cli('run', bad);
-    assert.is(r.status, 1, r.stderr);
+    assert.is(r.code, 1, r.stderr);
     assert.match(r.stderr, new RegExp(`^error: ${bad.replace(/[.]/g, '\\.')}: ELF `));
     assert.match(cli('run', '--help').stdout, /1 the program faulted .* or could not be loaded, 2 usage/s);
   } finally { rmSync(dir, { recursive: true, force: true }); }
@@ -69,13 +68,13 @@ export const bad = program({ name: 'bad', type: 'sched_cls' }, (b) => {
 });
 `);
     const r = cli('run', mod, '--data', frame);
-    assert.is(r.status, 1);
+    assert.is(r.code, 1);
     assert.match(r.stdout, /fault: instruction 1 \(.*bad\.ts:4\): load of 8 bytes at 0x2000064: .*packet data\.\.data_end/);
     const o = cli('run', 'test/fixtures/elf/mes_pkt.seed.o', '--type', 'sched_cls', '--entry', 'mes_start', '--data', frame, '--json');
-    assert.is(o.status, 0, o.stderr);
+    assert.is(o.code, 0, o.stderr);
     assert.is(JSON.parse(o.stdout).insns, 37, 'the clang-built object runs too');
     const two = cli('run', 'test/fixtures/elf/mes_pkt.seed.o', '--type', 'sched_cls');
-    assert.is(two.status, 2);
+    assert.is(two.code, 2);
     assert.match(two.stderr, /has 2 programs: pick one with --entry NAME\n\s+mes_start\s+section ingress/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -84,7 +83,7 @@ export const bad = program({ name: 'bad', type: 'sched_cls' }, (b) => {
 
 test('conformance --engine vm runs the project\'s vectors without root', () => {
   const r = cli('conformance', PROJECT_VECTORS, '--engine', 'vm');
-  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.is(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /\n(\d{3}) passed, 0 failed\n$/);
 });
 
